@@ -1,0 +1,1 @@
+//! Harness that drives the real peers (out of process) against missive.

@@ -1,0 +1,199 @@
+//! The one error type, with a family per cause.
+//!
+//! * [`DecodeError`]: bytes that do not parse (truncated, bad tag, wrong length).
+//! * [`ProtocolError`]: the peer misbehaved or the message does not fit the state.
+//! * [`MisuseError`]: a caller bug; peer data can never cause one.
+//! * [`StoreError`]: the caller's store failed.
+//!
+//! Every failure to authenticate or decrypt a message is reported as
+//! [`ProtocolError::DecryptionFailed`], with no hint of which check failed.
+//! `Display` never prints key bytes or plaintext.
+
+use core::fmt;
+
+/// Every error missive returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// Input bytes could not be decoded.
+    Decode(DecodeError),
+    /// The peer's message is invalid for the current state.
+    Protocol(ProtocolError),
+    /// The API was used in a way it does not allow.
+    Misuse(MisuseError),
+    /// A store callback failed.
+    Store(StoreError),
+}
+
+/// Input bytes could not be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The input ended early.
+    Truncated,
+    /// A length or value is outside what the format allows.
+    BadLength,
+    /// A type byte (key type, record version) is unknown.
+    UnknownType,
+    /// The message version is older than v3.
+    LegacyVersion,
+    /// The message version is newer than this library knows.
+    UnknownVersion,
+    /// A protobuf field has the wrong wire type, or the encoding is malformed.
+    Malformed,
+    /// A required field is missing.
+    MissingField,
+    /// A public key is not a valid key of its type.
+    InvalidKey,
+}
+
+/// The peer's input is not valid for the current state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// The message could not be authenticated or decrypted. Deliberately says no more.
+    DecryptionFailed,
+    /// The message was already decrypted (its key is gone).
+    DuplicateMessage,
+    /// The message counter is further ahead than the forward-jump limit allows.
+    TooFarInFuture,
+    /// There is no session for this address.
+    NoSession,
+    /// The identity key is not trusted by the identity store.
+    UntrustedIdentity,
+    /// A prekey signature did not verify.
+    BadSignature,
+    /// A Diffie-Hellman output was all zeros (non-contributory).
+    NonContributory,
+    /// A peer's base or ratchet key is not canonical or has a torsion component.
+    NonCanonicalKey,
+    /// The prekey the message refers to is not in the store.
+    UnknownPreKey,
+    /// The signed prekey the message refers to is not in the store.
+    UnknownSignedPreKey,
+    /// The Kyber prekey the message refers to is not in the store.
+    UnknownKyberPreKey,
+    /// This (Kyber prekey, signed prekey, base key) triple was already used.
+    KyberPreKeyReused,
+    /// A v4 prekey message lacked the Kyber prekey id or ciphertext.
+    MissingKyberCiphertext,
+    /// A session of the other protocol version was expected.
+    VersionMismatch,
+    /// The `addresses` field names other parties.
+    AddressMismatch,
+    /// The SPQR field is missing or malformed in a v4 message.
+    PqRatchet,
+    /// The session is too old to send on (unanswered for too long).
+    SessionExpired,
+}
+
+/// A caller bug: peer data never causes one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MisuseError {
+    /// A parameter is outside its documented range.
+    InvalidArgument,
+    /// The record is not in a state that allows this call.
+    InvalidState,
+}
+
+/// A store callback failed; the operation was not committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store could not read.
+    Read,
+    /// The store could not write.
+    Write,
+}
+
+impl From<DecodeError> for Error {
+    fn from(e: DecodeError) -> Self {
+        Error::Decode(e)
+    }
+}
+impl From<ProtocolError> for Error {
+    fn from(e: ProtocolError) -> Self {
+        Error::Protocol(e)
+    }
+}
+impl From<MisuseError> for Error {
+    fn from(e: MisuseError) -> Self {
+        Error::Misuse(e)
+    }
+}
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Error::Store(e)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Decode(e) => write!(f, "decode error: {e}"),
+            Error::Protocol(e) => write!(f, "protocol error: {e}"),
+            Error::Misuse(e) => write!(f, "API misuse: {e}"),
+            Error::Store(e) => write!(f, "store error: {e}"),
+        }
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DecodeError::Truncated => "input truncated",
+            DecodeError::BadLength => "length out of range",
+            DecodeError::UnknownType => "unknown type byte",
+            DecodeError::LegacyVersion => "legacy message version (before v3)",
+            DecodeError::UnknownVersion => "unknown message version",
+            DecodeError::Malformed => "malformed encoding",
+            DecodeError::MissingField => "required field missing",
+            DecodeError::InvalidKey => "invalid public key",
+        })
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ProtocolError::DecryptionFailed => "message could not be decrypted",
+            ProtocolError::DuplicateMessage => "message already received",
+            ProtocolError::TooFarInFuture => "message counter too far ahead",
+            ProtocolError::NoSession => "no session",
+            ProtocolError::UntrustedIdentity => "untrusted identity",
+            ProtocolError::BadSignature => "bad signature",
+            ProtocolError::NonContributory => "non-contributory key agreement",
+            ProtocolError::NonCanonicalKey => "non-canonical public key",
+            ProtocolError::UnknownPreKey => "unknown one-time prekey",
+            ProtocolError::UnknownSignedPreKey => "unknown signed prekey",
+            ProtocolError::UnknownKyberPreKey => "unknown Kyber prekey",
+            ProtocolError::KyberPreKeyReused => "Kyber prekey reused with the same base key",
+            ProtocolError::MissingKyberCiphertext => "v4 prekey message without Kyber ciphertext",
+            ProtocolError::VersionMismatch => "protocol version mismatch",
+            ProtocolError::AddressMismatch => "addresses do not match",
+            ProtocolError::PqRatchet => "post-quantum ratchet field invalid",
+            ProtocolError::SessionExpired => "session expired",
+        })
+    }
+}
+
+impl fmt::Display for MisuseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MisuseError::InvalidArgument => "invalid argument",
+            MisuseError::InvalidState => "invalid state for this call",
+        })
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StoreError::Read => "store read failed",
+            StoreError::Write => "store write failed",
+        })
+    }
+}
+
+impl core::error::Error for Error {}
