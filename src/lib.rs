@@ -35,3 +35,34 @@ pub mod crypto;
 mod error;
 
 pub use error::{DecodeError, Error, MisuseError, ProtocolError, StoreError};
+
+#[cfg(feature = "alloc")]
+mod address;
+#[cfg(feature = "alloc")]
+mod handshake;
+pub mod keys;
+#[cfg(feature = "alloc")]
+pub(crate) mod ratchet;
+#[cfg(feature = "alloc")]
+pub mod session;
+#[cfg(feature = "alloc")]
+pub mod store;
+pub mod wire;
+
+#[cfg(feature = "alloc")]
+pub use address::ProtocolAddress;
+pub use keys::{IdentityKey, IdentityKeyPair};
+#[cfg(feature = "alloc")]
+pub use keys::{
+    KyberPreKeyId, KyberPreKeyRecord, PreKeyBundle, PreKeyId, PreKeyRecord, SignedPreKeyId,
+    SignedPreKeyRecord,
+};
+#[cfg(feature = "alloc")]
+pub use ratchet::chain::{MAX_FORWARD_JUMP, MAX_RECEIVER_CHAINS, MAX_SKIPPED_KEYS_PER_CHAIN};
+#[cfg(feature = "alloc")]
+pub use session::{
+    DEFAULT_MAX_ARCHIVED_SESSIONS, MAX_UNACKNOWLEDGED_SESSION_AGE_MS, SessionRecord, Timestamp,
+    decrypt_prekey_message, decrypt_signal_message, encrypt, process_prekey_bundle,
+};
+#[cfg(feature = "alloc")]
+pub use wire::{CiphertextMessage, CiphertextMessageType, PreKeySignalMessage, SignalMessage};

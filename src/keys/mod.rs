@@ -1,0 +1,26 @@
+//! Long-term and medium-term keys: identity, one-time EC prekeys, signed EC prekeys,
+//! Kyber prekeys, and the bundle a server hands out.
+//!
+//! Every record serializes to `format version (1) ‖ protobuf` and back; the format is
+//! missive's own (libsignal's records are not a wire format) and is documented in
+//! `docs/PROTOCOL.md`.
+
+mod identity;
+#[cfg(feature = "alloc")]
+mod bundle;
+#[cfg(feature = "alloc")]
+mod prekey;
+
+pub use identity::{IdentityKey, IdentityKeyPair};
+#[cfg(feature = "alloc")]
+pub use bundle::PreKeyBundle;
+#[cfg(feature = "alloc")]
+pub use prekey::{
+    KyberPreKeyId, KyberPreKeyRecord, PreKeyId, PreKeyRecord, SignedPreKeyId, SignedPreKeyRecord,
+};
+
+/// The first byte of every serialized key record.
+pub(crate) const RECORD_FORMAT_V1: u8 = 1;
+
+/// Length of an XEdDSA signature.
+pub const SIGNATURE_LEN: usize = 64;

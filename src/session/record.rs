@@ -1,0 +1,364 @@
+//! A session record: the current session with a peer plus archived ones, and its
+//! versioned serialization.
+//!
+//! ```text
+//! record  = 0x01 ‖ protobuf{ 1: current state (optional), 2: archived state (repeated, newest first) }
+//! state   = protobuf{ 1: version, 2: local identity, 3: remote identity, 4: local reg id,
+//!                     5: remote reg id, 6: root key, 7: sender ratchet public, 8: sender
+//!                     ratchet private, 9: sender chain key, 10: sender chain index,
+//!                     11: receiver chain (repeated, oldest first), 12: previous counter,
+//!                     13: pending prekey (optional), 14: base key, 15: SPQR state (v4) }
+//! chain   = protobuf{ 1: ratchet key, 2: chain key, 3: index, 4: skipped (repeated) }
+//! skipped = protobuf{ 1: counter, 2: seed }
+//! pending = protobuf{ 1: prekey id (optional), 2: signed prekey id, 3: base key,
+//!                     4: Kyber prekey id (v4), 5: Kyber ciphertext (v4), 6: timestamp }
+//! ```
+//! Parsing is strict: unknown fields, missing fields and out-of-bound counts are errors.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::fmt;
+
+use zeroize::Zeroizing;
+
+use super::state::{PendingPreKey, SenderChain, SessionState};
+use crate::crypto::{KemCiphertext, KeyPair, PrivateKey, PublicKey};
+use crate::error::DecodeError;
+use crate::keys::{IdentityKey, KyberPreKeyId, PreKeyId, SignedPreKeyId};
+use crate::ratchet::chain::{MAX_RECEIVER_CHAINS, MAX_SKIPPED_KEYS_PER_CHAIN, ReceiverChain};
+use crate::ratchet::keys::{ChainKey, MessageSeed, RootKey};
+use crate::ratchet::spqr::SpqrState;
+use crate::wire::proto::{Reader, put_bytes, put_nested, put_uint};
+use crate::wire::{VERSION_PQXDH, VERSION_X3DH};
+
+/// Archived sessions kept per record by default (libsignal's value): enough for the
+/// re-initiations of a busy contact, bounded so a record cannot grow without limit.
+pub const DEFAULT_MAX_ARCHIVED_SESSIONS: usize = 40;
+
+/// The largest number of archived sessions a serialized record may hold, whatever the
+/// store's setting: a bound on what a corrupted or hostile record can make us allocate.
+pub const MAX_ARCHIVED_SESSIONS_LIMIT: usize = 1_000;
+
+const RECORD_FORMAT_V1: u8 = 1;
+
+/// All sessions with one peer device: the current one and archived ones, newest first.
+#[derive(Clone, Default)]
+pub struct SessionRecord {
+    pub(crate) current: Option<SessionState>,
+    pub(crate) previous: VecDeque<SessionState>,
+}
+
+impl SessionRecord {
+    /// A record with no sessions.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether there is a current session.
+    pub fn has_current_session(&self) -> bool {
+        self.current.is_some()
+    }
+
+    /// Whether the current session can send at `now` (it exists and, if we initiated it
+    /// and have had no reply, it is not older than
+    /// [`MAX_UNACKNOWLEDGED_SESSION_AGE_MS`](crate::MAX_UNACKNOWLEDGED_SESSION_AGE_MS)).
+    pub fn has_usable_sender_chain(&self, now: crate::Timestamp) -> bool {
+        self.current
+            .as_ref()
+            .is_some_and(|s| s.usable_for_sending(now.as_millis()))
+    }
+
+    /// The protocol version of the current session (3 or 4).
+    pub fn session_version(&self) -> Option<u8> {
+        self.current.as_ref().map(|s| s.version)
+    }
+
+    /// Our registration id as recorded in the current session.
+    pub fn local_registration_id(&self) -> Option<u32> {
+        self.current.as_ref().map(|s| s.local_registration_id)
+    }
+
+    /// The peer's registration id as recorded in the current session.
+    pub fn remote_registration_id(&self) -> Option<u32> {
+        self.current.as_ref().map(|s| s.remote_registration_id)
+    }
+
+    /// The peer's identity in the current session.
+    pub fn remote_identity(&self) -> Option<&IdentityKey> {
+        self.current.as_ref().map(|s| &s.remote_identity)
+    }
+
+    /// Number of archived sessions.
+    pub fn archived_count(&self) -> usize {
+        self.previous.len()
+    }
+
+    /// Moves the current session to the archive (e.g. when the app resets the session).
+    pub fn archive_current_state(&mut self, max_archived: usize) {
+        if let Some(s) = self.current.take() {
+            self.previous.push_front(s);
+            self.previous.truncate(max_archived);
+        }
+    }
+
+    /// Makes `state` current, archiving the old current one.
+    pub(crate) fn promote_state(&mut self, state: SessionState, max_archived: usize) {
+        self.archive_current_state(max_archived);
+        self.current = Some(state);
+        self.previous.truncate(max_archived);
+    }
+
+    /// Replaces archived session `index` by `state` and makes it current.
+    pub(crate) fn promote_archived(&mut self, index: usize, state: SessionState, max_archived: usize) {
+        let _ = self.previous.remove(index);
+        self.promote_state(state, max_archived);
+    }
+
+    /// Finds the session built from this base key: `Some(None)` for the current one,
+    /// `Some(Some(i))` for archived session `i`.
+    pub(crate) fn find_by_base_key(&self, version: u8, base_key: &PublicKey) -> Option<Option<usize>> {
+        let m = |s: &SessionState| s.version == version && &s.base_key == base_key;
+        if self.current.as_ref().is_some_and(m) {
+            return Some(None);
+        }
+        self.previous.iter().position(m).map(Some)
+    }
+
+    /// The versioned serialization (contains secrets: zeroized on drop).
+    pub fn serialize(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(Vec::with_capacity(512));
+        out.push(RECORD_FORMAT_V1);
+        if let Some(s) = &self.current {
+            put_nested(&mut out, 1, |o| encode_state(s, o));
+        }
+        for s in &self.previous {
+            put_nested(&mut out, 2, |o| encode_state(s, o));
+        }
+        out
+    }
+
+    /// Parses [`SessionRecord::serialize`]'s output.
+    pub fn deserialize(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let (&v, rest) = bytes.split_first().ok_or(DecodeError::Truncated)?;
+        if v != RECORD_FORMAT_V1 {
+            return Err(DecodeError::UnknownVersion);
+        }
+        let mut r = Reader::new(rest);
+        let mut rec = SessionRecord::default();
+        while let Some((n, value)) = r.field()? {
+            match n {
+                1 if rec.current.is_none() => rec.current = Some(decode_state(value.as_bytes()?)?),
+                2 => {
+                    if rec.previous.len() >= MAX_ARCHIVED_SESSIONS_LIMIT {
+                        return Err(DecodeError::BadLength);
+                    }
+                    rec.previous.push_back(decode_state(value.as_bytes()?)?)
+                }
+                _ => return Err(DecodeError::Malformed),
+            }
+        }
+        Ok(rec)
+    }
+}
+
+impl fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("current_version", &self.session_version())
+            .field("archived", &self.previous.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn encode_state(s: &SessionState, o: &mut Vec<u8>) {
+    put_uint(o, 1, u64::from(s.version));
+    put_bytes(o, 2, &s.local_identity.serialize());
+    put_bytes(o, 3, &s.remote_identity.serialize());
+    put_uint(o, 4, u64::from(s.local_registration_id));
+    put_uint(o, 5, u64::from(s.remote_registration_id));
+    put_bytes(o, 6, s.root_key.as_bytes());
+    put_bytes(o, 7, &s.sender.ratchet.public_key.serialize());
+    put_bytes(o, 8, s.sender.ratchet.private_key.to_bytes().as_ref());
+    put_bytes(o, 9, s.sender.chain_key.key());
+    put_uint(o, 10, u64::from(s.sender.chain_key.index()));
+    for c in &s.receivers {
+        put_nested(o, 11, |o| {
+            put_bytes(o, 1, &c.ratchet_key.serialize());
+            put_bytes(o, 2, c.chain_key.key());
+            put_uint(o, 3, u64::from(c.chain_key.index()));
+            for (counter, seed) in &c.skipped {
+                put_nested(o, 4, |o| {
+                    put_uint(o, 1, u64::from(*counter));
+                    put_bytes(o, 2, seed.as_bytes());
+                });
+            }
+        });
+    }
+    put_uint(o, 12, u64::from(s.previous_counter));
+    if let Some(p) = &s.pending_prekey {
+        put_nested(o, 13, |o| {
+            if let Some(id) = p.pre_key_id {
+                put_uint(o, 1, u64::from(id.0));
+            }
+            put_uint(o, 2, u64::from(p.signed_pre_key_id.0));
+            put_bytes(o, 3, &p.base_key.serialize());
+            if let Some((id, ct)) = &p.kyber {
+                put_uint(o, 4, u64::from(id.0));
+                put_bytes(o, 5, &ct.serialize());
+            }
+            put_uint(o, 6, p.timestamp);
+        });
+    }
+    put_bytes(o, 14, &s.base_key.serialize());
+    if let Some(spqr) = &s.spqr {
+        let mut buf = Zeroizing::new(Vec::new());
+        spqr.serialize(&mut buf);
+        put_bytes(o, 15, &buf);
+    }
+}
+
+fn key32(b: &[u8]) -> Result<[u8; 32], DecodeError> {
+    b.try_into().map_err(|_| DecodeError::BadLength)
+}
+
+fn decode_state(bytes: &[u8]) -> Result<SessionState, DecodeError> {
+    let mut r = Reader::new(bytes);
+    let mut version = None;
+    let (mut lid, mut rid, mut lreg, mut rreg) = (None, None, None, None);
+    let (mut root, mut spub, mut spriv, mut sck, mut sidx) = (None, None, None, None, None);
+    let mut receivers = VecDeque::new();
+    let mut previous_counter = None;
+    let mut pending = None;
+    let mut base_key = None;
+    let mut spqr = None;
+    while let Some((n, v)) = r.field()? {
+        match n {
+            1 => version = Some(v.as_u32()?),
+            2 => lid = Some(IdentityKey::deserialize(v.as_bytes()?)?),
+            3 => rid = Some(IdentityKey::deserialize(v.as_bytes()?)?),
+            4 => lreg = Some(v.as_u32()?),
+            5 => rreg = Some(v.as_u32()?),
+            6 => root = Some(RootKey::new(key32(v.as_bytes()?)?)),
+            7 => spub = Some(PublicKey::deserialize(v.as_bytes()?)?),
+            8 => spriv = Some(PrivateKey::deserialize(v.as_bytes()?)?),
+            9 => sck = Some(key32(v.as_bytes()?)?),
+            10 => sidx = Some(v.as_u32()?),
+            11 => {
+                if receivers.len() >= MAX_RECEIVER_CHAINS {
+                    return Err(DecodeError::BadLength);
+                }
+                receivers.push_back(decode_chain(v.as_bytes()?)?);
+            }
+            12 => previous_counter = Some(v.as_u32()?),
+            13 => pending = Some(decode_pending(v.as_bytes()?)?),
+            14 => base_key = Some(PublicKey::deserialize(v.as_bytes()?)?),
+            15 => spqr = Some(SpqrState::deserialize(v.as_bytes()?)?),
+            _ => return Err(DecodeError::Malformed),
+        }
+    }
+    let version = match version.ok_or(DecodeError::MissingField)? {
+        3 => VERSION_X3DH,
+        4 => VERSION_PQXDH,
+        _ => return Err(DecodeError::UnknownVersion),
+    };
+    if (version == VERSION_PQXDH) != spqr.is_some() {
+        return Err(DecodeError::Malformed);
+    }
+    if let Some(p) = &pending {
+        if (version == VERSION_PQXDH) != p.kyber.is_some() {
+            return Err(DecodeError::Malformed);
+        }
+    }
+    let ratchet = KeyPair::from_private(spriv.ok_or(DecodeError::MissingField)?);
+    if Some(ratchet.public_key) != spub {
+        return Err(DecodeError::InvalidKey);
+    }
+    Ok(SessionState {
+        version,
+        local_identity: lid.ok_or(DecodeError::MissingField)?,
+        remote_identity: rid.ok_or(DecodeError::MissingField)?,
+        local_registration_id: lreg.ok_or(DecodeError::MissingField)?,
+        remote_registration_id: rreg.ok_or(DecodeError::MissingField)?,
+        root_key: root.ok_or(DecodeError::MissingField)?,
+        sender: SenderChain {
+            ratchet,
+            chain_key: ChainKey::new(
+                sck.ok_or(DecodeError::MissingField)?,
+                sidx.ok_or(DecodeError::MissingField)?,
+            ),
+        },
+        receivers,
+        previous_counter: previous_counter.ok_or(DecodeError::MissingField)?,
+        pending_prekey: pending,
+        base_key: base_key.ok_or(DecodeError::MissingField)?,
+        spqr,
+    })
+}
+
+fn decode_chain(bytes: &[u8]) -> Result<ReceiverChain, DecodeError> {
+    let mut r = Reader::new(bytes);
+    let (mut rk, mut ck, mut idx) = (None, None, None);
+    let mut skipped = VecDeque::new();
+    while let Some((n, v)) = r.field()? {
+        match n {
+            1 => rk = Some(PublicKey::deserialize(v.as_bytes()?)?),
+            2 => ck = Some(key32(v.as_bytes()?)?),
+            3 => idx = Some(v.as_u32()?),
+            4 => {
+                if skipped.len() >= MAX_SKIPPED_KEYS_PER_CHAIN {
+                    return Err(DecodeError::BadLength);
+                }
+                let mut s = Reader::new(v.as_bytes()?);
+                let (mut counter, mut seed) = (None, None);
+                while let Some((n, v)) = s.field()? {
+                    match n {
+                        1 => counter = Some(v.as_u32()?),
+                        2 => seed = Some(MessageSeed::from_bytes(key32(v.as_bytes()?)?)),
+                        _ => return Err(DecodeError::Malformed),
+                    }
+                }
+                skipped.push_back((
+                    counter.ok_or(DecodeError::MissingField)?,
+                    seed.ok_or(DecodeError::MissingField)?,
+                ));
+            }
+            _ => return Err(DecodeError::Malformed),
+        }
+    }
+    Ok(ReceiverChain {
+        ratchet_key: rk.ok_or(DecodeError::MissingField)?,
+        chain_key: ChainKey::new(
+            ck.ok_or(DecodeError::MissingField)?,
+            idx.ok_or(DecodeError::MissingField)?,
+        ),
+        skipped,
+    })
+}
+
+fn decode_pending(bytes: &[u8]) -> Result<PendingPreKey, DecodeError> {
+    let mut r = Reader::new(bytes);
+    let (mut pk, mut spk, mut base, mut kid, mut kct, mut ts) = (None, None, None, None, None, None);
+    while let Some((n, v)) = r.field()? {
+        match n {
+            1 => pk = Some(PreKeyId(v.as_u32()?)),
+            2 => spk = Some(SignedPreKeyId(v.as_u32()?)),
+            3 => base = Some(PublicKey::deserialize(v.as_bytes()?)?),
+            4 => kid = Some(KyberPreKeyId(v.as_u32()?)),
+            5 => kct = Some(KemCiphertext::deserialize(v.as_bytes()?)?),
+            6 => ts = Some(v.as_u64()?),
+            _ => return Err(DecodeError::Malformed),
+        }
+    }
+    let kyber = match (kid, kct) {
+        (Some(id), Some(ct)) => Some((id, ct)),
+        (None, None) => None,
+        _ => return Err(DecodeError::MissingField),
+    };
+    Ok(PendingPreKey {
+        pre_key_id: pk,
+        signed_pre_key_id: spk.ok_or(DecodeError::MissingField)?,
+        base_key: base.ok_or(DecodeError::MissingField)?,
+        kyber,
+        timestamp: ts.ok_or(DecodeError::MissingField)?,
+    })
+}

@@ -1,0 +1,239 @@
+//! A minimal protobuf codec: exactly the subset Signal's messages use (varints and
+//! length-delimited fields), with a borrowing reader that returns errors instead of
+//! panicking.
+//!
+//! Hand-written rather than `prost` because the messages are four small structs and
+//! the records are our own format: ~150 lines we can audit beat a derive macro plus
+//! its runtime, and the reader enforces limits prost does not (no varint longer than
+//! 10 bytes, no length past the end, no group wire types).
+
+#[cfg(feature = "alloc")]
+use alloc::vec::Vec;
+
+use crate::error::DecodeError;
+
+/// Protobuf wire types written here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WireType {
+    Varint,
+    Len,
+}
+
+/// One decoded field: its number and value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Value<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+    /// Fixed-width fields are tolerated (skipped by callers) but never used by Signal.
+    Fixed,
+}
+
+/// A borrowing protobuf reader.
+pub(crate) struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Reader { buf }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Reads a base-128 varint of at most 10 bytes.
+    pub(crate) fn varint(&mut self) -> Result<u64, DecodeError> {
+        let mut v: u64 = 0;
+        for i in 0..10u32 {
+            let (&b, rest) = self.buf.split_first().ok_or(DecodeError::Truncated)?;
+            self.buf = rest;
+            if i == 9 && b > 1 {
+                return Err(DecodeError::Malformed);
+            }
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(DecodeError::Malformed)
+    }
+
+    pub(crate) fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if n > self.buf.len() {
+            return Err(DecodeError::Truncated);
+        }
+        let (head, rest) = self.buf.split_at(n);
+        self.buf = rest;
+        Ok(head)
+    }
+
+    pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
+        let (&b, rest) = self.buf.split_first().ok_or(DecodeError::Truncated)?;
+        self.buf = rest;
+        Ok(b)
+    }
+
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let b = self.bytes(N)?;
+        b.try_into().map_err(|_| DecodeError::Truncated)
+    }
+
+    pub(crate) fn rest(&mut self) -> &'a [u8] {
+        core::mem::take(&mut self.buf)
+    }
+
+    /// Reads the next field, or `None` at the end of the buffer.
+    pub(crate) fn field(&mut self) -> Result<Option<(u32, Value<'a>)>, DecodeError> {
+        if self.buf.is_empty() {
+            return Ok(None);
+        }
+        let key = self.varint()?;
+        let number = u32::try_from(key >> 3).map_err(|_| DecodeError::Malformed)?;
+        if number == 0 || number > (1 << 29) - 1 {
+            return Err(DecodeError::Malformed);
+        }
+        let value = match key & 7 {
+            0 => Value::Varint(self.varint()?),
+            1 => {
+                self.bytes(8)?;
+                Value::Fixed
+            }
+            2 => {
+                let len = self.varint()?;
+                let len = usize::try_from(len).map_err(|_| DecodeError::Truncated)?;
+                Value::Bytes(self.bytes(len)?)
+            }
+            5 => {
+                self.bytes(4)?;
+                Value::Fixed
+            }
+            _ => return Err(DecodeError::Malformed),
+        };
+        Ok(Some((number, value)))
+    }
+}
+
+impl<'a> Value<'a> {
+    pub(crate) fn as_u32(self) -> Result<u32, DecodeError> {
+        match self {
+            // prost truncates oversized uint32 varints; we refuse them instead.
+            Value::Varint(v) => u32::try_from(v).map_err(|_| DecodeError::BadLength),
+            _ => Err(DecodeError::Malformed),
+        }
+    }
+
+    pub(crate) fn as_u64(self) -> Result<u64, DecodeError> {
+        match self {
+            Value::Varint(v) => Ok(v),
+            _ => Err(DecodeError::Malformed),
+        }
+    }
+
+    pub(crate) fn as_bool(self) -> Result<bool, DecodeError> {
+        match self {
+            Value::Varint(0) => Ok(false),
+            Value::Varint(1) => Ok(true),
+            _ => Err(DecodeError::Malformed),
+        }
+    }
+
+    pub(crate) fn as_bytes(self) -> Result<&'a [u8], DecodeError> {
+        match self {
+            Value::Bytes(b) => Ok(b),
+            _ => Err(DecodeError::Malformed),
+        }
+    }
+
+    pub(crate) fn as_array<const N: usize>(self) -> Result<[u8; N], DecodeError> {
+        self.as_bytes()?
+            .try_into()
+            .map_err(|_| DecodeError::BadLength)
+    }
+}
+
+/// Appends a varint.
+#[cfg(feature = "alloc")]
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+#[cfg(feature = "alloc")]
+fn put_key(out: &mut Vec<u8>, number: u32, wire: WireType) {
+    let w = match wire {
+        WireType::Varint => 0,
+        WireType::Len => 2,
+    };
+    put_varint(out, (u64::from(number) << 3) | w);
+}
+
+/// Appends a varint field.
+#[cfg(feature = "alloc")]
+pub(crate) fn put_uint(out: &mut Vec<u8>, number: u32, v: u64) {
+    put_key(out, number, WireType::Varint);
+    put_varint(out, v);
+}
+
+/// Appends a length-delimited field.
+#[cfg(feature = "alloc")]
+pub(crate) fn put_bytes(out: &mut Vec<u8>, number: u32, b: &[u8]) {
+    put_key(out, number, WireType::Len);
+    put_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+/// Appends a length-delimited field whose contents `f` writes (a nested message).
+///
+/// The temporary buffer may hold secrets (records nest key material), so it is zeroized.
+#[cfg(feature = "alloc")]
+pub(crate) fn put_nested(out: &mut Vec<u8>, number: u32, f: impl FnOnce(&mut Vec<u8>)) {
+    let mut inner = zeroize::Zeroizing::new(Vec::with_capacity(256));
+    f(&mut inner);
+    put_bytes(out, number, &inner);
+}
+
+#[cfg(all(test, feature = "alloc"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_round_trip_and_limits() {
+        for v in [0u64, 1, 127, 128, 300, u32::MAX as u64, u64::MAX] {
+            let mut out = Vec::new();
+            put_varint(&mut out, v);
+            let mut r = Reader::new(&out);
+            assert_eq!(r.varint().unwrap(), v);
+            assert!(r.is_empty());
+        }
+        // 11-byte varint.
+        let long = [0x80u8; 10];
+        assert_eq!(Reader::new(&long).varint(), Err(DecodeError::Malformed));
+        // 10th byte > 1 overflows u64.
+        let mut over = [0xffu8; 10];
+        over[9] = 0x02;
+        assert_eq!(Reader::new(&over).varint(), Err(DecodeError::Malformed));
+        assert_eq!(Reader::new(&[0x80]).varint(), Err(DecodeError::Truncated));
+    }
+
+    #[test]
+    fn fields() {
+        let mut out = Vec::new();
+        put_uint(&mut out, 2, 7);
+        put_bytes(&mut out, 4, b"abc");
+        let mut r = Reader::new(&out);
+        assert_eq!(r.field().unwrap(), Some((2, Value::Varint(7))));
+        assert_eq!(r.field().unwrap(), Some((4, Value::Bytes(b"abc"))));
+        assert_eq!(r.field().unwrap(), None);
+        // Length past the end.
+        let bad = [0x22, 0x05, 1, 2];
+        assert_eq!(Reader::new(&bad).field(), Err(DecodeError::Truncated));
+        // Group wire type.
+        assert_eq!(Reader::new(&[0x13]).field(), Err(DecodeError::Malformed));
+        // Field number 0.
+        assert_eq!(Reader::new(&[0x00, 0x01]).field(), Err(DecodeError::Malformed));
+    }
+}
