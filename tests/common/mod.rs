@@ -154,3 +154,61 @@ fn rng_u32(rng: &mut ChaCha20Rng) -> u32 {
     use rand_core::Rng;
     rng.next_u32()
 }
+
+/// Everything a party stores that a failed call must leave untouched.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    pub sessions: Vec<Option<Vec<u8>>>,
+    pub pre_keys: usize,
+    pub kyber_pre_keys: usize,
+    pub identities: Vec<Option<IdentityKey>>,
+}
+
+impl Party {
+    pub fn snapshot(&self, peers: &[&ProtocolAddress]) -> Snapshot {
+        Snapshot {
+            sessions: peers.iter().map(|p| self.record_bytes(p)).collect(),
+            pre_keys: self.store.pre_key_store.len(),
+            kyber_pre_keys: self.store.kyber_pre_key_store.len(),
+            identities: peers
+                .iter()
+                .map(|p| self.store.identity_store.identity(p).unwrap())
+                .collect(),
+        }
+    }
+}
+
+/// Byte range of the value of top-level varint field `number` in a protobuf.
+pub fn varint_field_range(proto: &[u8], number: u64) -> Option<std::ops::Range<usize>> {
+    let mut i = 0;
+    let read_varint = |i: &mut usize| -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = *proto.get(*i)?;
+            *i += 1;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    };
+    while i < proto.len() {
+        let key = read_varint(&mut i)?;
+        match key & 7 {
+            0 => {
+                let start = i;
+                read_varint(&mut i)?;
+                if key >> 3 == number {
+                    return Some(start..i);
+                }
+            }
+            2 => {
+                let len = read_varint(&mut i)? as usize;
+                i += len;
+            }
+            _ => return None,
+        }
+    }
+    None
+}
