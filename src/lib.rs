@@ -33,5 +33,7 @@ extern crate alloc;
 
 pub mod crypto;
 mod error;
+#[cfg(feature = "alloc")]
+pub(crate) mod ratchet;
 
 pub use error::{DecodeError, Error, MisuseError, ProtocolError, StoreError};
