@@ -159,7 +159,7 @@ impl SessionState {
         let seed = chain_key.message_seed();
         let (pq_ratchet, pq_key) = match &mut self.spqr {
             Some(spqr) => {
-                let (field, key) = spqr.send();
+                let (field, key) = spqr.send()?;
                 (field, Some(key))
             }
             None => (Vec::new(), None),
