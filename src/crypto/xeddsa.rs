@@ -59,9 +59,10 @@ pub fn sign<R: CryptoRng + ?Sized>(key: &PrivateKey, message: &[u8], rng: &mut R
     sign_with_z(key, message, &z)
 }
 
-/// The deterministic core of [`sign`], with Z given: for known-answer tests only.
-/// Reusing a Z with the same key and a different message is safe (the nonce hashes the
-/// message too), but a predictable Z with a leaked nonce would reveal the key.
+/// The deterministic core of [`sign`], with Z given: for known-answer tests.
+/// The nonce also hashes the secret scalar and the message, so a repeated Z gives a
+/// deterministic signature rather than a leaked key; the specification still asks for
+/// a fresh random Z per signature, as [`sign`] draws.
 #[cfg(feature = "hazmat")]
 pub fn sign_with_z(key: &PrivateKey, message: &[u8], z: &[u8; 64]) -> [u8; 64] {
     sign_core(key, message, z)
