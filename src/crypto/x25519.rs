@@ -12,6 +12,7 @@ use rand_core::CryptoRng;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use super::xeddsa;
 use crate::error::{DecodeError, ProtocolError};
 
 /// The type byte that prefixes a serialized Curve25519 public key.
@@ -54,6 +55,12 @@ impl PublicKey {
             }
             Some(_) => Err(DecodeError::UnknownType),
         }
+    }
+
+    /// Verifies an XEdDSA signature ([`xeddsa::verify`]); false unless `signature` is
+    /// exactly 64 bytes.
+    pub fn verify_signature(&self, message: &[u8], signature: &[u8]) -> bool {
+        <&[u8; 64]>::try_from(signature).is_ok_and(|sig| xeddsa::verify(self, message, sig))
     }
 
     /// True when `u < p` and the point is on the curve (not its twist) with no torsion
@@ -127,6 +134,15 @@ impl PrivateKey {
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
         PublicKey(x25519_dalek::PublicKey::from(&self.0).to_bytes())
+    }
+
+    /// An XEdDSA signature over `message` ([`xeddsa::sign`]); `rng` supplies its nonce.
+    pub fn calculate_signature<R: CryptoRng + ?Sized>(
+        &self,
+        message: &[u8],
+        rng: &mut R,
+    ) -> [u8; 64] {
+        xeddsa::sign(self, message, rng)
     }
 
     /// X25519 with `their` key; an all-zero (non-contributory) output is an error.
@@ -206,7 +222,6 @@ impl fmt::Debug for KeyPair {
             .finish_non_exhaustive()
     }
 }
-
 
 #[cfg(test)]
 mod tests;

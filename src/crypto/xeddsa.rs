@@ -1,18 +1,148 @@
-//! XEdDSA signatures over Curve25519 keys, in libsignal's variant.
-//! PLACEHOLDER until the xeddsa branch lands: same interface, no real signatures.
+//! XEdDSA signatures over Curve25519 keys ([XEdDSA] §3, with the Curve25519 parameters
+//! of §5), in the variant libsignal signs and verifies.
+//!
+//! ```text
+//! signature = R (32) ‖ s (32, little-endian)
+//!                       byte 63: bit 7    = sign of the signer's Edwards point kB
+//!                                bits 6,5 = must be 0 (s < 2^253)
+//! ```
+//!
+//! Where libsignal departs from the specification (evidence in `docs/notes/xeddsa.md`,
+//! vectors in `tests/vectors/xeddsa.json`):
+//!
+//! * **Signing** uses the Edwards scalar `a = k mod q` and the point `A = kB` with
+//!   whatever sign it has, and writes that sign into bit 7 of byte 63. The specification
+//!   instead forces `A`'s sign to 0 (negating `a` when needed) and leaves the bit 0.
+//!   Both forms verify under libsignal, and under [`verify`].
+//! * **Verification** rebuilds `A` from the Montgomery `u` with the sign taken from that
+//!   bit, not a fixed 0. It does not reject `u ≥ p` (bit 255 of `u` is ignored and the
+//!   rest is reduced mod p), nor small-order or mixed-order keys; `s` need not be reduced
+//!   below q, only below 2^253. `R` must be the canonical encoding of `sB − hA`.
+//!
+//! The nonce is the specification's `r = SHA-512(0xFE ‖ 0xFF×31 ‖ a ‖ M ‖ Z) mod q`, with
+//! `a` encoded as the 32-byte reduced scalar. (libsignal's own nonce derivation cannot be
+//! observed: its `Z` is internal. Any secret-keyed derivation with fresh `Z` gives
+//! signatures it accepts.)
+//!
+//! [XEdDSA]: https://signal.org/docs/specifications/xeddsa/
 
+use curve25519_dalek::edwards::EdwardsPoint;
+use curve25519_dalek::montgomery::MontgomeryPoint;
+use curve25519_dalek::scalar::Scalar;
 use rand_core::CryptoRng;
+use sha2::{Digest, Sha512};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 use super::x25519::{PrivateKey, PublicKey};
 
-/// Signs `message` (placeholder).
+/// Length of a signature.
+pub const SIGNATURE_LEN: usize = 64;
+
+/// `hash_1`'s prefix (§2.5): the 32-byte encoding of 2^256 − 1 − 1.
+const HASH1_PREFIX: [u8; 32] = {
+    let mut p = [0xffu8; 32];
+    p[0] = 0xfe;
+    p
+};
+
+/// Bit 7 of byte 63: the sign of the signer's Edwards point.
+const SIGN_BIT: u8 = 0x80;
+
+/// Bits 6 and 5 of byte 63: `s ≥ 2^253` when either is set (§3.3: `s ≥ 2^|q|`).
+const S_HIGH_BITS: u8 = 0x60;
+
+/// Signs `message` with a Curve25519 private key. `rng` supplies the 64 random bytes Z.
 pub fn sign<R: CryptoRng + ?Sized>(key: &PrivateKey, message: &[u8], rng: &mut R) -> [u8; 64] {
-    let _ = (key, message, rng);
-    [0u8; 64]
+    let mut z = Zeroizing::new([0u8; 64]);
+    rng.fill_bytes(z.as_mut());
+    sign_with_z(key, message, &z)
 }
 
-/// Verifies (placeholder: accepts only the placeholder signature).
-pub fn verify(key: &PublicKey, message: &[u8], signature: &[u8; 64]) -> bool {
-    let _ = (key, message);
-    signature == &[0u8; 64]
+/// The deterministic core of [`sign`], with Z given: for known-answer tests.
+/// The nonce also hashes the secret scalar and the message, so a repeated Z gives a
+/// deterministic signature rather than a leaked key; the specification still asks for
+/// a fresh random Z per signature, as [`sign`] draws.
+#[cfg(feature = "hazmat")]
+pub fn sign_with_z(key: &PrivateKey, message: &[u8], z: &[u8; 64]) -> [u8; 64] {
+    sign_core(key, message, z)
 }
+
+/// The deterministic core of [`sign`], with Z given.
+#[cfg(not(feature = "hazmat"))]
+pub(crate) fn sign_with_z(key: &PrivateKey, message: &[u8], z: &[u8; 64]) -> [u8; 64] {
+    sign_core(key, message, z)
+}
+
+// Constant time: no branch or index depends on the key, the nonce or the sign bit.
+fn sign_core(key: &PrivateKey, message: &[u8], z: &[u8; 64]) -> [u8; 64] {
+    // The key is clamped, so kB = (k mod q)B: the point x25519's u came from.
+    let a = Zeroizing::new(Scalar::from_bytes_mod_order(*key.to_bytes()));
+    let big_a = EdwardsPoint::mul_base(&a).compress();
+
+    let mut wide = Zeroizing::new([0u8; 64]);
+    Sha512::new()
+        .chain_update(HASH1_PREFIX)
+        .chain_update(a.as_bytes())
+        .chain_update(message)
+        .chain_update(z)
+        .finalize_into((&mut *wide).into());
+    let r = Zeroizing::new(Scalar::from_bytes_mod_order_wide(&wide));
+    let big_r = EdwardsPoint::mul_base(&r).compress();
+
+    let h = challenge(big_r.as_bytes(), big_a.as_bytes(), message);
+    let mut s = Zeroizing::new(h * *a);
+    *s += &*r;
+
+    let mut signature = concat(big_r.as_bytes(), s.as_bytes());
+    // s < q < 2^253, so bit 7 of byte 63 is free.
+    signature[63] |= big_a.as_bytes()[31] & SIGN_BIT;
+    signature
+}
+
+/// Verifies a signature made by [`sign`] or by libsignal. False for every malformed input.
+///
+/// Verification is variable-time: it handles only public data.
+pub fn verify(key: &PublicKey, message: &[u8], signature: &[u8; 64]) -> bool {
+    let (Some(r_bytes), Some(s_field)) =
+        (signature.first_chunk::<32>(), signature.last_chunk::<32>())
+    else {
+        return false;
+    };
+    let mut s_bytes = *s_field;
+    let sign = s_bytes[31] >> 7;
+    s_bytes[31] &= !SIGN_BIT;
+    if s_bytes[31] & S_HIGH_BITS != 0 {
+        return false;
+    }
+    // Masks bit 255 of u and works mod p; None for u = −1 and for points on the twist.
+    let Some(big_a) = MontgomeryPoint(*key.u_bytes()).to_edwards(sign) else {
+        return false;
+    };
+    let h = challenge(r_bytes, big_a.compress().as_bytes(), message);
+    // s < 2^253 is accepted unreduced; reducing it leaves sB unchanged.
+    let s = Scalar::from_bytes_mod_order(s_bytes);
+    let r_check = EdwardsPoint::vartime_double_scalar_mul_basepoint(&h, &-big_a, &s).compress();
+    r_check.as_bytes().ct_eq(r_bytes).into()
+}
+
+/// `h = SHA-512(R ‖ A ‖ M) mod q`.
+fn challenge(big_r: &[u8; 32], big_a: &[u8; 32], message: &[u8]) -> Scalar {
+    Scalar::from_hash(
+        Sha512::new()
+            .chain_update(big_r)
+            .chain_update(big_a)
+            .chain_update(message),
+    )
+}
+
+fn concat(left: &[u8; 32], right: &[u8; 32]) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    for (o, b) in out.iter_mut().zip(left.iter().chain(right.iter())) {
+        *o = *b;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

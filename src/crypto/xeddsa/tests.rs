@@ -1,0 +1,286 @@
+extern crate std;
+
+use std::string::String;
+use std::vec::Vec;
+
+use proptest::prelude::*;
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
+use serde_json::Value;
+
+use super::*;
+
+const VECTORS: &str = include_str!("../../../tests/vectors/xeddsa.json");
+
+fn json() -> Value {
+    serde_json::from_str(VECTORS).unwrap()
+}
+
+fn bytes(v: &Value, field: &str) -> Vec<u8> {
+    hex::decode(v[field].as_str().unwrap()).unwrap()
+}
+
+fn public_key(v: &Value) -> PublicKey {
+    PublicKey::deserialize(&bytes(v, "public_key")).unwrap()
+}
+
+fn private_key(v: &Value) -> PrivateKey {
+    PrivateKey::deserialize(&bytes(v, "private_key")).unwrap()
+}
+
+fn signature(v: &Value) -> [u8; 64] {
+    bytes(v, "signature").try_into().unwrap()
+}
+
+fn entries<'a>(j: &'a Value, field: &str) -> &'a Vec<Value> {
+    j[field].as_array().unwrap()
+}
+
+fn flip(data: &[u8], bit: usize) -> Vec<u8> {
+    let mut out = data.to_vec();
+    out[bit / 8] ^= 1 << (bit % 8);
+    out
+}
+
+#[test]
+fn libsignal_vectors_verify() {
+    let j = json();
+    let vectors = entries(&j, "vectors");
+    assert!(vectors.len() >= 20);
+    let mut lengths = Vec::new();
+    let mut sign_bits = [0usize; 2];
+    for v in vectors {
+        let (pk, msg, sig) = (public_key(v), bytes(v, "message"), signature(v));
+        assert_eq!(private_key(v).public_key(), pk);
+        assert!(verify(&pk, &msg, &sig));
+        assert!(pk.verify_signature(&msg, &sig));
+        lengths.push(msg.len());
+        sign_bits[usize::from(sig[63] >> 7)] += 1;
+    }
+    for len in [0, 1, 32, 33, 64, 1000, 4096] {
+        assert!(
+            lengths.contains(&len),
+            "no vector with a {len}-byte message"
+        );
+    }
+    assert!(sign_bits[0] > 0 && sign_bits[1] > 0);
+}
+
+#[test]
+fn known_answers_match() {
+    let j = json();
+    let kats = entries(&j, "known_answers");
+    assert!(kats.len() >= 2);
+    for v in kats {
+        let key = private_key(v);
+        let z: [u8; 64] = bytes(v, "z").try_into().unwrap();
+        let msg = bytes(v, "message");
+        let sig = sign_with_z(&key, &msg, &z);
+        assert_eq!(sig, signature(v));
+        assert_eq!(key.public_key(), public_key(v));
+        assert_eq!(v["peer_accepts"], Value::Bool(true));
+        assert!(verify(&key.public_key(), &msg, &sig));
+    }
+}
+
+#[test]
+fn edge_case_verdicts_match_peer() {
+    let j = json();
+    let cases = entries(&j, "edge_cases");
+    assert!(cases.len() >= 20);
+    for c in cases {
+        let name = c["name"].as_str().unwrap();
+        let ours = public_key(c).verify_signature(&bytes(c, "message"), &bytes(c, "signature"));
+        assert_eq!(
+            Value::Bool(ours),
+            c["peer_accepts"],
+            "edge case {name}: missive says {ours}"
+        );
+    }
+}
+
+#[test]
+fn bit_flips_match_peer() {
+    let j = json();
+    let vectors = entries(&j, "vectors");
+    let flips = entries(&j, "bit_flips");
+    assert!(!flips.is_empty());
+    for f in flips {
+        let v = &vectors[usize::try_from(f["vector"].as_u64().unwrap()).unwrap()];
+        let (pk, msg, sig) = (public_key(v), bytes(v, "message"), signature(v));
+        let accepted = |field: &str| -> Vec<usize> {
+            f[field]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| usize::try_from(b.as_u64().unwrap()).unwrap())
+                .collect()
+        };
+        let ours: Vec<usize> = (0..512)
+            .filter(|&b| pk.verify_signature(&msg, &flip(&sig, b)))
+            .collect();
+        assert_eq!(ours, accepted("signature_bits_accepted"));
+        let ours: Vec<usize> = (0..msg.len() * 8)
+            .filter(|&b| pk.verify_signature(&flip(&msg, b), &sig))
+            .collect();
+        assert_eq!(ours, accepted("message_bits_accepted"));
+        // The peer ignores bit 255 of u, and so does missive.
+        let ours: Vec<usize> = (0..256)
+            .filter(|&b| {
+                let u: [u8; 32] = flip(pk.u_bytes(), b).try_into().unwrap();
+                verify(&PublicKey::from_u_bytes(u), &msg, &sig)
+            })
+            .collect();
+        assert_eq!(ours, accepted("public_key_u_bits_accepted"));
+        assert_eq!(ours, [255]);
+    }
+}
+
+#[test]
+fn every_bit_flip_of_a_missive_signature_is_rejected() {
+    // (The peer's vectors cover both sign bits; one missive signature is enough here.)
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    let key = PrivateKey::generate(&mut rng);
+    let pk = key.public_key();
+    let msg = b"every bit counts: thirty-two by.";
+    let sig = sign(&key, msg, &mut rng);
+    assert!(verify(&pk, msg, &sig));
+    for b in 0..512 {
+        assert!(
+            !verify(&pk, msg, &flip(&sig, b).try_into().unwrap()),
+            "bit {b}"
+        );
+    }
+    for b in 0..msg.len() * 8 {
+        assert!(!verify(&pk, &flip(msg, b), &sig), "message bit {b}");
+    }
+}
+
+#[test]
+fn sign_bit_is_the_sign_of_the_edwards_point() {
+    let j = json();
+    let e = &j["sign_bit_experiment"];
+    let samples = e["samples"].as_u64().unwrap();
+    assert!(samples >= 100);
+    assert_eq!(e["bit_equals_sign_of_kB"].as_u64(), Some(samples));
+    assert_eq!(e["equation_with_kB"].as_u64(), Some(samples));
+    assert_eq!(e["s_top_bits_253_254_clear"].as_u64(), Some(samples));
+
+    let mut rng = ChaCha20Rng::seed_from_u64(11);
+    let mut seen = [false; 2];
+    for _ in 0..64 {
+        let key = PrivateKey::generate(&mut rng);
+        let a = EdwardsPoint::mul_base(&Scalar::from_bytes_mod_order(*key.to_bytes()));
+        let expected = a.compress().as_bytes()[31] >> 7;
+        let sig = key.calculate_signature(b"sign bit", &mut rng);
+        assert_eq!(sig[63] >> 7, expected);
+        assert_eq!(sig[63] & S_HIGH_BITS, 0);
+        seen[usize::from(expected)] = true;
+    }
+    assert_eq!(seen, [true, true]);
+}
+
+#[test]
+fn sign_draws_z_from_the_rng() {
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let key = PrivateKey::generate(&mut rng);
+    let mut copy = rng.clone();
+    let sig = sign(&key, b"m", &mut rng);
+    let mut z = [0u8; 64];
+    copy.fill_bytes(&mut z);
+    assert_eq!(sig, sign_with_z(&key, b"m", &z));
+    // Fresh Z, fresh signature.
+    assert_ne!(sig, sign(&key, b"m", &mut rng));
+}
+
+#[test]
+fn wrong_lengths_are_rejected() {
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let key = PrivateKey::generate(&mut rng);
+    let sig = key.calculate_signature(b"m", &mut rng);
+    let pk = key.public_key();
+    assert!(pk.verify_signature(b"m", &sig));
+    assert!(!pk.verify_signature(b"m", &sig[..63]));
+    let mut long = sig.to_vec();
+    long.push(0);
+    assert!(!pk.verify_signature(b"m", &long));
+    assert!(!pk.verify_signature(b"m", &[]));
+}
+
+#[test]
+fn missive_signatures_accepted_by_peer() {
+    let j = json();
+    let signed = entries(&j, "missive_signed");
+    assert!(signed.len() >= 16);
+    for v in signed {
+        let key = private_key(v);
+        let z: [u8; 64] = bytes(v, "z").try_into().unwrap();
+        let msg = bytes(v, "message");
+        assert_eq!(key.public_key(), public_key(v));
+        assert_eq!(sign_with_z(&key, &msg, &z), signature(v));
+        assert_eq!(v["peer_accepts"], Value::Bool(true));
+    }
+}
+
+/// Writes missive-made signatures for `interop/vectors/xeddsa-check-missive.js` to have
+/// the peer verify. Run once: `cargo test --lib emit_missive_signatures -- --ignored`.
+#[test]
+#[ignore = "writes target/xeddsa-missive.json for the interop check"]
+fn emit_missive_signatures() {
+    let mut rng = ChaCha20Rng::seed_from_u64(0x7865_6464_7361);
+    let mut out = Vec::new();
+    for (i, len) in [
+        0usize, 1, 2, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 1000, 4096,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut key_bytes = [0u8; 32];
+        rng.fill_bytes(&mut key_bytes);
+        let key = PrivateKey::from_bytes(&key_bytes);
+        let mut msg = std::vec![0u8; len];
+        rng.fill_bytes(&mut msg);
+        let mut z = [0u8; 64];
+        rng.fill_bytes(&mut z);
+        let sig = sign_with_z(&key, &msg, &z);
+        out.push(serde_json::json!({
+            "index": i,
+            "private_key": hex::encode(*key.to_bytes()),
+            "public_key": hex::encode(key.public_key().serialize()),
+            "message": hex::encode(&msg),
+            "z": hex::encode(z),
+            "signature": hex::encode(sig),
+        }));
+    }
+    let text: String = serde_json::to_string_pretty(&out).unwrap();
+    std::fs::write(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/target/xeddsa-missive.json"),
+        text,
+    )
+    .unwrap();
+}
+
+proptest! {
+    // Each case signs and verifies three times: debug-build curve arithmetic is slow.
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn round_trip(seed: [u8; 32], msg in proptest::collection::vec(any::<u8>(), 0..300), other: u8) {
+        let mut rng = ChaCha20Rng::from_seed(seed);
+        let key = PrivateKey::generate(&mut rng);
+        let pk = key.public_key();
+        let sig = sign(&key, &msg, &mut rng);
+        prop_assert!(verify(&pk, &msg, &sig));
+        let mut changed = msg.clone();
+        changed.push(other);
+        prop_assert!(!verify(&pk, &changed, &sig));
+        let stranger = PrivateKey::generate(&mut rng).public_key();
+        prop_assert!(!verify(&stranger, &msg, &sig));
+    }
+
+    #[test]
+    fn arbitrary_input_never_panics(u: [u8; 32], msg: Vec<u8>, r: [u8; 32], s: [u8; 32]) {
+        let sig = concat(&r, &s);
+        let _ = verify(&PublicKey::from_u_bytes(u), &msg, &sig);
+    }
+}
