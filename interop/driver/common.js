@@ -6,14 +6,27 @@
 //   request:  {"id": N, "cmd": "...", ...args}
 //   response: {"id": N, "ok": true, ...results}
 //           | {"id": N, "ok": false, "error": "<ErrorClass>: <message>", "code"?: "<peer code>"}
+//   Either may carry "log": [lines the peer printed while serving the request].
 // Requests run strictly one after another, in arrival order. Bytes are lowercase hex.
 // Nothing but responses is written to stdout: console.log is sent to stderr.
 
 const readline = require('readline');
 
-console.log = (...a) => console.error(...a);
-console.info = (...a) => console.error(...a);
-console.debug = (...a) => console.error(...a);
+// Whatever a peer prints while serving a request is also returned, as `log`, in that
+// request's response (libsignal-node reports the underlying cause of a failed
+// decryption only there).
+const util = require('util');
+let captured = null;
+const toStderr = (...a) => {
+  const line = util.format(...a);
+  process.stderr.write(line + '\n');
+  if (captured !== null && captured.length < 50) captured.push(line.split('\n')[0].slice(0, 2000));
+};
+console.log = toStderr;
+console.info = toStderr;
+console.debug = toStderr;
+console.warn = toStderr;
+console.error = toStderr;
 
 class RequestError extends Error {
   constructor(message) {
@@ -193,6 +206,7 @@ function serve(handlers, { codeName = (c) => c } = {}) {
         return;
       }
       const id = req && req.id !== undefined ? req.id : null;
+      captured = [];
       try {
         if (typeof req !== 'object' || req === null || Array.isArray(req)) {
           throw new RequestError('request is not a JSON object');
@@ -200,11 +214,16 @@ function serve(handlers, { codeName = (c) => c } = {}) {
         const h = Object.prototype.hasOwnProperty.call(handlers, req.cmd) ? handlers[req.cmd] : null;
         if (!h) throw new RequestError(`unknown command '${req.cmd}'`);
         const result = (await h(req)) || {};
-        write({ id, ok: true, ...result });
+        const resp = { id, ok: true, ...result };
+        if (captured.length) resp.log = captured;
+        write(resp);
       } catch (e) {
         const resp = { id, ok: false, error: errorText(e) };
         if (e && e.code !== undefined && e.code !== null) resp.code = codeName(e.code);
+        if (captured.length) resp.log = captured;
         write(resp);
+      } finally {
+        captured = null;
       }
     });
   });
