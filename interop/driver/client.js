@@ -20,6 +20,8 @@
 //   process_bundle {party, remote_name, remote_device, bundle, now_ms?, local_name?, local_device?} -> {}
 //   encrypt {party, remote_name, remote_device, plaintext, now_ms?, local_name?, local_device?}
 //       -> {type: 2 | 3, body}
+//   encrypt_discard {party, remote_name, remote_device, count, plaintext?, now_ms?} -> {}
+//       encrypts `count` messages and throws them away (to open a gap in the chain)
 //   decrypt {party, remote_name, remote_device, type: 2 | 3, body, local_name?, local_device?}
 //       -> {plaintext}
 //   (local_name/local_device override the party's own address for that one call: used to
@@ -97,6 +99,12 @@ const {
   IdentityChange,
   ErrorCode,
 } = SignalClient;
+
+// The peer's own log (warnings and up) goes to stderr and so into each response's `log`;
+// it often says why a decryption failed where the error itself is generic.
+SignalClient.initLogger(SignalClient.LogLevel.Info, (level, target, _file, _line, message) => {
+  console.error(`[libsignal ${SignalClient.LogLevel[level]}] ${target}: ${message}`);
+});
 
 const PEER_VERSION = require(
   path.join(path.dirname(require.resolve('@signalapp/libsignal-client')), '..', 'package.json'),
@@ -367,6 +375,17 @@ const handlers = {
       now(a),
     );
     return { type: m.type(), body: hex(m.serialize()) };
+  },
+
+  encrypt_discard: async (a) => {
+    const p = party(a);
+    const count = int(a, 'count');
+    const pt = bytes(a, 'plaintext', { optional: true }) || new Uint8Array(0);
+    const [r, l, t] = [remote(a), local(p, a), now(a)];
+    for (let i = 0; i < count; i++) {
+      await SignalClient.signalEncrypt(pt, r, l, p.sessionStore, p.identityStore, t);
+    }
+    return {};
   },
 
   decrypt: async (a) => {

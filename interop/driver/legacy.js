@@ -19,6 +19,8 @@
 //       -> {type: 2 | 3, body, native_type: 1 | 3}
 //       libsignal-node itself reports 1 for a whisper message; `type` is libsignal's
 //       CiphertextMessageType numbering (Whisper 2, PreKey 3) as in client.js.
+//   encrypt_discard {party, remote_name, remote_device, count, plaintext?} -> {}
+//       encrypts `count` messages and throws them away (to open a gap in the chain)
 //   decrypt {party, remote_name, remote_device, type: 1 | 2 | 3, body} -> {plaintext}
 //   session_record {party, remote_name, remote_device} -> {record: hex|null}
 //       libsignal-node's record serializes to a JSON object: `record` is its UTF-8 JSON text.
@@ -43,7 +45,9 @@
 //
 // Identity trust: libsignal-node never calls a "save identity" hook; it only asks
 // isTrustedIdentity(identifier, key), with identifier sometimes "name" and sometimes
-// "name.device". This storage keys identities by name and records one on first use.
+// "name.device", and for a prekey message it asks before verifying the MAC. This
+// storage keys identities by name and records a first-seen identity only when the
+// request that showed it succeeds (trust on first use, not on first forgery).
 
 const path = require('path');
 const L = require('libsignal');
@@ -67,6 +71,7 @@ class Party {
     this.registrationId = registrationId;
     this.trust = 'tofu';
     this.identities = new Map(); // name -> Buffer (33 B)
+    this.pendingIdentities = new Map(); // first seen during the current request
     this.sessions = new Map(); // "name.device" -> JSON text
     this.prekeys = new Map(); // id -> {pubKey, privKey}
     this.signedPrekeys = new Map(); // id -> {pubKey, privKey}
@@ -87,7 +92,8 @@ class Party {
         const k = Buffer.from(key);
         const old = p.identities.get(name);
         if (!old) {
-          p.identities.set(name, k);
+          // Asked before the message is verified: remember only once the request succeeds.
+          p.pendingIdentities.set(name, k);
           return true;
         }
         return p.trust === 'always' || old.equals(k);
@@ -212,6 +218,16 @@ const handlers = {
     return { type: m.type === 1 ? 2 : m.type, native_type: m.type, body: hex(Buffer.from(m.body, 'binary')) };
   },
 
+  encrypt_discard: async (a) => {
+    const p = party(a);
+    const count = int(a, 'count');
+    const pt = buf(bytes(a, 'plaintext', { optional: true }) || new Uint8Array(0));
+    const cipher = new L.SessionCipher(p.storage, remote(a));
+    for (let i = 0; i < count; i++) await cipher.encrypt(pt);
+    p.log = [];
+    return {};
+  },
+
   decrypt: async (a) => {
     const p = party(a);
     const type = int(a, 'type');
@@ -313,5 +329,20 @@ const handlers = {
 
   wire_fields: (a) => wireFields(a),
 };
+
+// Commit first-seen identities after a successful request; forget them after a failure.
+for (const name of ['process_bundle', 'encrypt', 'decrypt']) {
+  const h = handlers[name];
+  handlers[name] = async (a) => {
+    const p = parties.get(a.party);
+    try {
+      const r = await h(a);
+      if (p) for (const [k, v] of p.pendingIdentities) if (!p.identities.has(k)) p.identities.set(k, v);
+      return r;
+    } finally {
+      if (p) p.pendingIdentities.clear();
+    }
+  };
+}
 
 serve(handlers);
