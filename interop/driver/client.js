@@ -54,7 +54,7 @@
 //   hkdf {ikm, salt?: hex|null, info, length} -> {okm}
 //   kem_generate {} -> {public (0x08 ‖ 1568), secret (0x08 ‖ 3168)}
 //   parse_signal_message {body} -> {version, counter, pq_ratchet, ciphertext}
-//   parse_prekey_message {body} -> {version, registration_id, prekey_id|null, signed_prekey_id, message}
+//   parse_prekey_message {body} -> {version, registration_id, prekey_id|null, signed_prekey_id}
 //   signal_message_new {version, mac_key, ratchet_key, counter, previous_counter, ciphertext,
 //       sender_identity, receiver_identity, pq_ratchet?} -> {body}
 //   fingerprint {iterations, version, local_id, local_key, remote_id, remote_key}

@@ -184,3 +184,43 @@ fn crypto_oracles_answer() {
         "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"
     );
 }
+
+#[test]
+fn libsignal_client_group_message_crosses_parties() {
+    let mut peer = Peer::spawn(PeerKind::Client).expect("spawn client");
+    peer.new_party("a", "alice", 1).expect("alice");
+    peer.new_party("b", "bob", 1).expect("bob");
+    let dist = "11111111-2222-4333-8444-555555555555";
+    let skdm = peer
+        .call(
+            "sk_distribution",
+            json!({"party": "a", "distribution_id": dist}),
+        )
+        .expect("distribution message");
+    peer.call(
+        "sk_process",
+        json!({"party": "b", "sender_name": "alice", "sender_device": 1, "message": skdm["message"]}),
+    )
+    .expect("process distribution");
+    for text in [&b"first"[..], b"second", b""] {
+        let m = peer
+            .call(
+                "group_encrypt",
+                json!({"party": "a", "distribution_id": dist, "plaintext": hex::encode(text)}),
+            )
+            .expect("group encrypt");
+        assert_eq!(m["type"], 7);
+        let body = m["body"].as_str().expect("body");
+        assert!(
+            body.starts_with("33"),
+            "sender key messages are version 3: {body}"
+        );
+        let pt = peer
+            .call(
+                "group_decrypt",
+                json!({"party": "b", "sender_name": "alice", "sender_device": 1, "body": body}),
+            )
+            .expect("group decrypt");
+        assert_eq!(pt["plaintext"], hex::encode(text));
+    }
+}
