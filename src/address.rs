@@ -93,10 +93,12 @@ pub(crate) fn encode_addresses(
     let sd = u8::try_from(sender.device_id).ok()?;
     let rd = u8::try_from(recipient.device_id).ok()?;
     let mut out = [0u8; ADDRESSES_LEN];
-    for (d, v) in out
-        .iter_mut()
-        .zip(s.iter().chain([sd].iter()).chain(r.iter()).chain([rd].iter()))
-    {
+    for (d, v) in out.iter_mut().zip(
+        s.iter()
+            .chain([sd].iter())
+            .chain(r.iter())
+            .chain([rd].iter()),
+    ) {
         *d = *v;
     }
     Some(out)
@@ -127,13 +129,31 @@ mod tests {
         assert_eq!(sid[16], 0x3f);
         let pni = ProtocolAddress::new("PNI:9d0652a3-dcc3-4d11-975f-74d61598733f", 2);
         assert_eq!(pni.service_id_fixed_width().unwrap()[0], 1);
-        assert!(ProtocolAddress::new("alice", 1).service_id_fixed_width().is_none());
-        assert!(ProtocolAddress::new("9d0652a3-dcc3-4d11-975f-74d61598733", 1).service_id_fixed_width().is_none());
-        assert!(ProtocolAddress::new("9d0652a3xdcc3-4d11-975f-74d61598733f", 1).service_id_fixed_width().is_none());
+        assert!(
+            ProtocolAddress::new("alice", 1)
+                .service_id_fixed_width()
+                .is_none()
+        );
+        assert!(
+            ProtocolAddress::new("9d0652a3-dcc3-4d11-975f-74d61598733", 1)
+                .service_id_fixed_width()
+                .is_none()
+        );
+        assert!(
+            ProtocolAddress::new("9d0652a3xdcc3-4d11-975f-74d61598733f", 1)
+                .service_id_fixed_width()
+                .is_none()
+        );
         let a = encode_addresses(&aci, &pni).unwrap();
         assert_eq!(a[17], 1);
         assert_eq!(a[18], 1);
         assert_eq!(a[35], 2);
-        assert!(encode_addresses(&ProtocolAddress::new("9d0652a3-dcc3-4d11-975f-74d61598733f", 300), &pni).is_none());
+        assert!(
+            encode_addresses(
+                &ProtocolAddress::new("9d0652a3-dcc3-4d11-975f-74d61598733f", 300),
+                &pni
+            )
+            .is_none()
+        );
     }
 }

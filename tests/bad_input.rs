@@ -35,13 +35,21 @@ fn hammer(
         }
         let r = receiver.decrypt_bytes(from, kind, &t, rng);
         assert!(r.is_err(), "flip of bit {bit} accepted");
-        assert_eq!(before, receiver.snapshot(&[from]), "flip of bit {bit} changed state");
+        assert_eq!(
+            before,
+            receiver.snapshot(&[from]),
+            "flip of bit {bit} changed state"
+        );
         rejected += 1;
     }
     for len in 0..bytes.len() {
         let r = receiver.decrypt_bytes(from, kind, &bytes[..len], rng);
         assert!(r.is_err(), "truncation to {len} accepted");
-        assert_eq!(before, receiver.snapshot(&[from]), "truncation to {len} changed state");
+        assert_eq!(
+            before,
+            receiver.snapshot(&[from]),
+            "truncation to {len} changed state"
+        );
         rejected += 1;
     }
     rejected
@@ -59,24 +67,45 @@ fn run(v3: bool, seed: u64) {
     // gives a session with a wrong remote registration id, in libsignal too.
     let reg = varint_field_range(&bytes[1..], 5).unwrap();
     let reg = reg.start + 1..reg.end + 1;
-    let n = hammer(&mut bob, &a, CiphertextMessageType::PreKey, &bytes, &mut rng, &reg);
+    let n = hammer(
+        &mut bob,
+        &a,
+        CiphertextMessageType::PreKey,
+        &bytes,
+        &mut rng,
+        &reg,
+    );
     assert!(n > bytes.len() * 8);
     // Those flips decrypt to the same plaintext (on a throwaway copy of Bob).
     for bit in reg.start * 8..reg.end * 8 {
-        let mut copy = Party { address: bob.address.clone(), store: bob.store.clone(), next_id: 0 };
+        let mut copy = Party {
+            address: bob.address.clone(),
+            store: bob.store.clone(),
+            next_id: 0,
+        };
         let mut t = bytes.clone();
         t[bit / 8] ^= 1 << (bit % 8);
         if let Ok(pt) = copy.decrypt_bytes(&a, CiphertextMessageType::PreKey, &t, &mut rng) {
             assert_eq!(pt, b"prekey message body");
         }
     }
-    assert_eq!(bob.decrypt(&a, &m, &mut rng).unwrap(), b"prekey message body");
+    assert_eq!(
+        bob.decrypt(&a, &m, &mut rng).unwrap(),
+        b"prekey message body"
+    );
 
     // SignalMessage.
     let r = bob.encrypt(&a, b"whisper body", &mut rng);
     assert_eq!(r.message_type(), CiphertextMessageType::Whisper);
     let bytes = r.serialize().to_vec();
-    hammer(&mut alice, &b, CiphertextMessageType::Whisper, &bytes, &mut rng, &(0..0));
+    hammer(
+        &mut alice,
+        &b,
+        CiphertextMessageType::Whisper,
+        &bytes,
+        &mut rng,
+        &(0..0),
+    );
     assert_eq!(alice.decrypt(&b, &r, &mut rng).unwrap(), b"whisper body");
 
     // Replays of both, after they were accepted.
@@ -112,7 +141,13 @@ fn garbage_never_panics() {
         if let Some(b) = buf.first_mut() {
             *b = 0x44;
         }
-        assert!(bob.decrypt_bytes(&a, CiphertextMessageType::PreKey, &buf, &mut rng).is_err());
-        assert!(bob.decrypt_bytes(&a, CiphertextMessageType::Whisper, &buf, &mut rng).is_err());
+        assert!(
+            bob.decrypt_bytes(&a, CiphertextMessageType::PreKey, &buf, &mut rng)
+                .is_err()
+        );
+        assert!(
+            bob.decrypt_bytes(&a, CiphertextMessageType::Whisper, &buf, &mut rng)
+                .is_err()
+        );
     }
 }

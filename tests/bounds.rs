@@ -22,31 +22,55 @@ fn expect_err(
     want: ProtocolError,
 ) {
     let before = party.record_bytes(from);
-    assert_eq!(party.decrypt(from, msg, rng).unwrap_err(), Error::Protocol(want));
-    assert_eq!(before, party.record_bytes(from), "record changed by a failed decrypt");
+    assert_eq!(
+        party.decrypt(from, msg, rng).unwrap_err(),
+        Error::Protocol(want)
+    );
+    assert_eq!(
+        before,
+        party.record_bytes(from),
+        "record changed by a failed decrypt"
+    );
 }
 
+/// The Double Ratchet's bound: a v3 session has no SPQR chain, so it is the only one.
 #[test]
-fn forward_jump_limit() {
+fn forward_jump_limit_double_ratchet() {
+    forward_jump(true, 0);
+}
+
+/// In v4 the SPQR chain enforces the same 25,000 on its own index, which counts across
+/// Double Ratchet chains; after one message on an earlier chain it runs ahead of the
+/// counter and binds first (libsignal-client behaves the same: see interop/OBSERVED.md).
+#[test]
+fn forward_jump_limit_spqr() {
+    forward_jump(false, 1);
+}
+
+fn forward_jump(v3: bool, spqr_lead: u32) {
     assert_eq!(MAX_FORWARD_JUMP, 25_000);
-    let (mut alice, mut bob, mut rng) = pair(1);
+    let mut rng = rng(1);
+    let mut alice = Party::new("9d0652a3-dcc3-4d11-975f-74d61598733f", 1, &mut rng);
+    let mut bob = Party::new("5e4f7f2c-3a6b-4c1d-9e8f-0a1b2c3d4e5f", 1, &mut rng);
     let (a, b) = (alice.address.clone(), bob.address.clone());
+    let bundle = bob.bundle(true, v3, &mut rng);
+    alice.start_session(&bundle, &b, &mut rng);
     let first = alice.encrypt(&b, b"first", &mut rng);
     bob.decrypt(&a, &first, &mut rng).unwrap();
     let reply = bob.encrypt(&a, b"ack", &mut rng);
     alice.decrypt(&b, &reply, &mut rng).unwrap();
-    // Bob expects counter 0 of Alice's new chain; counter MAX_FORWARD_JUMP is the limit.
+    // Bob expects counter 0 of Alice's new chain (and SPQR index 2).
+    let limit = MAX_FORWARD_JUMP - spqr_lead;
     let mut msgs = Vec::new();
-    for i in 0..=MAX_FORWARD_JUMP + 1 {
+    for i in 0..=limit + 1 {
         msgs.push(alice.encrypt(&b, format!("{i}").as_bytes(), &mut rng));
     }
     let past = msgs.pop().unwrap();
     let at = msgs.pop().unwrap();
-    // One past the limit: counter 25001 when 0 is next.
     expect_err(&mut bob, &a, &past, &mut rng, ProtocolError::TooFarInFuture);
-    assert_eq!(bob.decrypt(&a, &at, &mut rng).unwrap(), format!("{MAX_FORWARD_JUMP}").as_bytes());
-    // Now the past one is only one step ahead.
-    assert_eq!(bob.decrypt(&a, &past, &mut rng).unwrap(), format!("{}", MAX_FORWARD_JUMP + 1).as_bytes());
+    assert_eq!(bob.decrypt(&a, &at, &mut rng).unwrap(), format!("{limit}").as_bytes());
+    // Now the one that was past the limit is one step ahead.
+    assert_eq!(bob.decrypt(&a, &past, &mut rng).unwrap(), format!("{}", limit + 1).as_bytes());
 }
 
 #[test]
@@ -71,7 +95,13 @@ fn skipped_keys_limit() {
             assert_eq!(bob.decrypt(&a, &msgs[0], &mut rng).unwrap(), b"0");
         } else {
             // One past: the oldest was dropped, the next oldest is kept.
-            expect_err(&mut bob, &a, &msgs[0], &mut rng, ProtocolError::DuplicateMessage);
+            expect_err(
+                &mut bob,
+                &a,
+                &msgs[0],
+                &mut rng,
+                ProtocolError::DuplicateMessage,
+            );
             assert_eq!(bob.decrypt(&a, &msgs[1], &mut rng).unwrap(), b"1");
         }
     }
@@ -97,7 +127,13 @@ fn receiver_chain_limit() {
     }
     // Bob has seen 1 + 6 of Alice's chains; the 5 newest are kept. The late message of
     // round 0 is on a chain one past the limit; round 1's is at the limit.
-    expect_err(&mut bob, &a, &late[0], &mut rng, ProtocolError::DecryptionFailed);
+    expect_err(
+        &mut bob,
+        &a,
+        &late[0],
+        &mut rng,
+        ProtocolError::DecryptionFailed,
+    );
     assert_eq!(bob.decrypt(&a, &late[1], &mut rng).unwrap(), b"late 1");
 }
 
@@ -121,10 +157,22 @@ fn archived_session_limit() {
         }
         let oldest = &bob_side[0];
         if extra == 0 {
-            assert_eq!(alice.decrypt(&b, oldest, &mut rng).unwrap(), b"reply to the oldest");
+            assert_eq!(
+                alice.decrypt(&b, oldest, &mut rng).unwrap(),
+                b"reply to the oldest"
+            );
         } else {
-            expect_err(&mut alice, &b, oldest, &mut rng, ProtocolError::DecryptionFailed);
-            assert_eq!(alice.decrypt(&b, &bob_side[1], &mut rng).unwrap(), b"reply to the oldest");
+            expect_err(
+                &mut alice,
+                &b,
+                oldest,
+                &mut rng,
+                ProtocolError::DecryptionFailed,
+            );
+            assert_eq!(
+                alice.decrypt(&b, &bob_side[1], &mut rng).unwrap(),
+                b"reply to the oldest"
+            );
         }
     }
 }

@@ -46,9 +46,14 @@ fn out_of_order_and_lost() {
     let (a, b) = (alice.address.clone(), bob.address.clone());
     let first = alice.encrypt(&b, b"0", &mut rng);
     bob.decrypt(&a, &first, &mut rng).unwrap();
-    let msgs: Vec<_> = (1..10).map(|i| alice.encrypt(&b, format!("{i}").as_bytes(), &mut rng)).collect();
+    let msgs: Vec<_> = (1..10)
+        .map(|i| alice.encrypt(&b, format!("{i}").as_bytes(), &mut rng))
+        .collect();
     for i in [5usize, 2, 8, 0, 1] {
-        assert_eq!(bob.decrypt(&a, &msgs[i], &mut rng).unwrap(), format!("{}", i + 1).as_bytes());
+        assert_eq!(
+            bob.decrypt(&a, &msgs[i], &mut rng).unwrap(),
+            format!("{}", i + 1).as_bytes()
+        );
     }
     // Duplicate.
     let before = bob.record_bytes(&a);
@@ -75,7 +80,11 @@ fn tampering_leaves_records_unchanged() {
     for bit in (0..bytes.len() * 8).step_by(97) {
         let mut t = bytes.clone();
         t[bit / 8] ^= 1 << (bit % 8);
-        assert!(bob.decrypt_bytes(&a, CiphertextMessageType::PreKey, &t, &mut rng).is_err(), "bit {bit}");
+        assert!(
+            bob.decrypt_bytes(&a, CiphertextMessageType::PreKey, &t, &mut rng)
+                .is_err(),
+            "bit {bit}"
+        );
         assert_eq!(before, bob.record_bytes(&a));
     }
     assert_eq!(bob.decrypt(&a, &m1, &mut rng).unwrap(), b"hello");

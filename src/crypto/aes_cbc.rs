@@ -15,7 +15,7 @@ pub(crate) fn encrypt(key: &[u8; 32], iv: &[u8; 16], plaintext: &[u8]) -> Vec<u8
 /// Decrypts and strips PKCS#7 padding. `None` on bad length or padding: the caller turns
 /// it into the one opaque decryption error.
 pub(crate) fn decrypt(key: &[u8; 32], iv: &[u8; 16], ciphertext: &[u8]) -> Option<Vec<u8>> {
-    if ciphertext.is_empty() || ciphertext.len() % 16 != 0 {
+    if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(16) {
         return None;
     }
     cbc::Decryptor::<Aes256>::new(key.into(), iv.into())

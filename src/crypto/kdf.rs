@@ -24,9 +24,8 @@ pub(crate) fn hkdf<const N: usize>(salt: Option<&[u8]>, ikm: &[u8], info: &[&[u8
 /// HMAC-SHA256 over the concatenation of `parts`.
 pub(crate) fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     // HMAC accepts keys of any length, so this never fails.
-    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key).unwrap_or_else(|_| {
-        <HmacSha256 as KeyInit>::new(&Default::default())
-    });
+    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| <HmacSha256 as KeyInit>::new(&Default::default()));
     for p in parts {
         mac.update(p);
     }

@@ -87,7 +87,10 @@ impl KemPublicKey {
         if !libcrux_ml_kem::mlkem1024::validate_public_key(&key) {
             return Err(DecodeError::InvalidKey);
         }
-        Ok(KemPublicKey { key_type, raw: *raw })
+        Ok(KemPublicKey {
+            key_type,
+            raw: *raw,
+        })
     }
 
     /// `type ‖ raw`.
@@ -101,7 +104,10 @@ impl KemPublicKey {
     }
 
     /// Encapsulates a fresh shared secret to this key.
-    pub fn encapsulate<R: CryptoRng + ?Sized>(&self, rng: &mut R) -> (KemCiphertext, KemSharedSecret) {
+    pub fn encapsulate<R: CryptoRng + ?Sized>(
+        &self,
+        rng: &mut R,
+    ) -> (KemCiphertext, KemSharedSecret) {
         let mut seed = Zeroizing::new([0u8; libcrux_ml_kem::SHARED_SECRET_SIZE]);
         rng.fill_bytes(seed.as_mut());
         let pk = libcrux_ml_kem::mlkem1024::MlKem1024PublicKey::from(&self.raw);
@@ -194,7 +200,10 @@ impl KemCiphertext {
     /// Parses `type ‖ 1568 bytes`.
     pub fn deserialize(bytes: &[u8]) -> Result<Self, DecodeError> {
         let (key_type, raw) = split_typed::<CIPHERTEXT_LEN>(bytes)?;
-        Ok(KemCiphertext { key_type, raw: *raw })
+        Ok(KemCiphertext {
+            key_type,
+            raw: *raw,
+        })
     }
 
     /// `type ‖ raw`.

@@ -5,15 +5,15 @@
 //! missive's own (libsignal's records are not a wire format) and is documented in
 //! `docs/PROTOCOL.md`.
 
-mod identity;
 #[cfg(feature = "alloc")]
 mod bundle;
+mod identity;
 #[cfg(feature = "alloc")]
 mod prekey;
 
-pub use identity::{IdentityKey, IdentityKeyPair};
 #[cfg(feature = "alloc")]
 pub use bundle::PreKeyBundle;
+pub use identity::{IdentityKey, IdentityKeyPair};
 #[cfg(feature = "alloc")]
 pub use prekey::{
     KyberPreKeyId, KyberPreKeyRecord, PreKeyId, PreKeyRecord, SignedPreKeyId, SignedPreKeyRecord,

@@ -8,7 +8,9 @@ use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
 use super::{IdentityKeyPair, RECORD_FORMAT_V1, SIGNATURE_LEN};
-use crate::crypto::{KemKeyPair, KemKeyType, KemPublicKey, KemSecretKey, KeyPair, PrivateKey, PublicKey};
+use crate::crypto::{
+    KemKeyPair, KemKeyType, KemPublicKey, KemSecretKey, KeyPair, PrivateKey, PublicKey,
+};
 use crate::error::DecodeError;
 use crate::wire::proto::{Reader, put_bytes, put_uint};
 

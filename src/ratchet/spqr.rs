@@ -74,10 +74,9 @@ pub(crate) const MAX_SKIPPED_DISTANCE: u32 = 2_000;
 /// Length of one erasure-coded braid chunk.
 pub(crate) const CHUNK_LEN: usize = 32;
 
-/// Largest chunk index: chunks are points of a code over GF(2^16), so the index is a u16.
-/// libsignal rejects 65,536 as a decode failure, and its own chunk index wraps to 0 after
-/// 65,535.
-pub(crate) const MAX_CHUNK_INDEX: u64 = 0xFFFF;
+// Chunk indices are u16 (see `parse`): chunks are points of a code over GF(2^16).
+// libsignal rejects 65,536 as a decode failure, and its own chunk index wraps to 0 after
+// 65,535.
 
 /// A u64 varint has at most 10 bytes; libsignal rejects an 11-byte one.
 const MAX_VARINT_LEN: usize = 10;
@@ -382,6 +381,7 @@ impl SpqrState {
     }
 
     /// Which side of PQXDH this state belongs to.
+    #[cfg(test)]
     pub(crate) fn role(&self) -> Role {
         self.role
     }

@@ -64,10 +64,10 @@ pub fn process_prekey_bundle<R: CryptoRng + ?Sized>(
     ) {
         return Err(ProtocolError::BadSignature.into());
     }
-    if let Some((_, kyber, sig)) = bundle.kyber_pre_key() {
-        if !their_identity.verify_signature(&kyber.serialize(), sig) {
-            return Err(ProtocolError::BadSignature.into());
-        }
+    if let Some((_, kyber, sig)) = bundle.kyber_pre_key()
+        && !their_identity.verify_signature(&kyber.serialize(), sig)
+    {
+        return Err(ProtocolError::BadSignature.into());
     }
     if !identity_store.is_trusted_identity(remote, their_identity, Direction::Sending)? {
         return Err(ProtocolError::UntrustedIdentity.into());
@@ -204,11 +204,13 @@ fn decrypt_with_record<R: CryptoRng + ?Sized>(
             return Ok((pt, id));
         }
     }
-    Err(first_error.unwrap_or(Error::Protocol(if record.previous.is_empty() {
-        ProtocolError::NoSession
-    } else {
-        ProtocolError::DecryptionFailed
-    })))
+    Err(
+        first_error.unwrap_or(Error::Protocol(if record.previous.is_empty() {
+            ProtocolError::NoSession
+        } else {
+            ProtocolError::DecryptionFailed
+        })),
+    )
 }
 
 /// Decrypts a [`PreKeySignalMessage`] from `remote` (we are the responder).
@@ -301,11 +303,7 @@ pub fn decrypt_prekey_message<R: CryptoRng + ?Sized>(
 
     // Commit. The replay check goes first so that a refused triple writes nothing.
     if let Some((k, _)) = &kyber {
-        kyber_pre_key_store.mark_kyber_pre_key_used(
-            k.id(),
-            signed.id(),
-            message.base_key(),
-        )?;
+        kyber_pre_key_store.mark_kyber_pre_key_used(k.id(), signed.id(), message.base_key())?;
     }
     record.promote_state(state, max);
     if let Some(k) = &one_time {

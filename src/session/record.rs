@@ -109,14 +109,23 @@ impl SessionRecord {
     }
 
     /// Replaces archived session `index` by `state` and makes it current.
-    pub(crate) fn promote_archived(&mut self, index: usize, state: SessionState, max_archived: usize) {
+    pub(crate) fn promote_archived(
+        &mut self,
+        index: usize,
+        state: SessionState,
+        max_archived: usize,
+    ) {
         let _ = self.previous.remove(index);
         self.promote_state(state, max_archived);
     }
 
     /// Finds the session built from this base key: `Some(None)` for the current one,
     /// `Some(Some(i))` for archived session `i`.
-    pub(crate) fn find_by_base_key(&self, version: u8, base_key: &PublicKey) -> Option<Option<usize>> {
+    pub(crate) fn find_by_base_key(
+        &self,
+        version: u8,
+        base_key: &PublicKey,
+    ) -> Option<Option<usize>> {
         let m = |s: &SessionState| s.version == version && &s.base_key == base_key;
         if self.current.as_ref().is_some_and(m) {
             return Some(None);
@@ -264,10 +273,10 @@ fn decode_state(bytes: &[u8]) -> Result<SessionState, DecodeError> {
     if (version == VERSION_PQXDH) != spqr.is_some() {
         return Err(DecodeError::Malformed);
     }
-    if let Some(p) = &pending {
-        if (version == VERSION_PQXDH) != p.kyber.is_some() {
-            return Err(DecodeError::Malformed);
-        }
+    if let Some(p) = &pending
+        && (version == VERSION_PQXDH) != p.kyber.is_some()
+    {
+        return Err(DecodeError::Malformed);
     }
     let ratchet = KeyPair::from_private(spriv.ok_or(DecodeError::MissingField)?);
     if Some(ratchet.public_key) != spub {
@@ -337,7 +346,8 @@ fn decode_chain(bytes: &[u8]) -> Result<ReceiverChain, DecodeError> {
 
 fn decode_pending(bytes: &[u8]) -> Result<PendingPreKey, DecodeError> {
     let mut r = Reader::new(bytes);
-    let (mut pk, mut spk, mut base, mut kid, mut kct, mut ts) = (None, None, None, None, None, None);
+    let (mut pk, mut spk, mut base, mut kid, mut kct, mut ts) =
+        (None, None, None, None, None, None);
     while let Some((n, v)) = r.field()? {
         match n {
             1 => pk = Some(PreKeyId(v.as_u32()?)),

@@ -112,7 +112,11 @@ impl SessionState {
     }
 
     /// The responder's session: our signed prekey is our first ratchet key.
-    pub(crate) fn responder(parties: Parties, derived: DerivedKeys, signed_pre_key: KeyPair) -> Self {
+    pub(crate) fn responder(
+        parties: Parties,
+        derived: DerivedKeys,
+        signed_pre_key: KeyPair,
+    ) -> Self {
         SessionState {
             version: parties.version,
             local_identity: parties.local_identity,
@@ -239,10 +243,10 @@ impl SessionState {
         }
         let plaintext = aes_cbc::decrypt(&keys.cipher_key, &keys.iv, message.body())
             .ok_or(ProtocolError::DecryptionFailed)?;
-        if let Some(got) = message.addresses() {
-            if expected_addresses != Some(got) {
-                return Err(ProtocolError::AddressMismatch.into());
-            }
+        if let Some(got) = message.addresses()
+            && expected_addresses != Some(got)
+        {
+            return Err(ProtocolError::AddressMismatch.into());
         }
         self.pending_prekey = None;
         Ok(plaintext)

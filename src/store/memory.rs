@@ -207,7 +207,10 @@ impl KyberPreKeyStore for InMemKyberPreKeyStore {
             None => return Err(ProtocolError::UnknownKyberPreKey.into()),
         };
         if last_resort {
-            if !self.used.insert((id.0, signed_pre_key_id.0, *base_key.u_bytes())) {
+            if !self
+                .used
+                .insert((id.0, signed_pre_key_id.0, *base_key.u_bytes()))
+            {
                 return Err(ProtocolError::KyberPreKeyReused.into());
             }
         } else {

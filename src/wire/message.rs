@@ -1,3 +1,4 @@
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use super::proto::{Reader, put_bytes, put_uint};
@@ -187,7 +188,7 @@ pub struct PreKeySignalMessage {
     registration_id: u32,
     pre_key_id: Option<u32>,
     signed_pre_key_id: u32,
-    kyber: Option<(u32, KemCiphertext)>,
+    kyber: Option<(u32, Box<KemCiphertext>)>,
     base_key: PublicKey,
     identity_key: IdentityKey,
     message: SignalMessage,
@@ -227,7 +228,7 @@ impl PreKeySignalMessage {
             registration_id: p.registration_id,
             pre_key_id: p.pre_key_id,
             signed_pre_key_id: p.signed_pre_key_id,
-            kyber: p.kyber,
+            kyber: p.kyber.map(|(id, ct)| (id, Box::new(ct))),
             base_key: p.base_key,
             identity_key: p.identity_key,
             message: p.message,
@@ -271,7 +272,9 @@ impl PreKeySignalMessage {
         }
         let signed_pre_key_id = signed_pre_key_id.ok_or(DecodeError::MissingField)?;
         let kyber = match (version, kyber_id, kyber_ct) {
-            (VERSION_PQXDH, Some(id), Some(ct)) => Some((id, KemCiphertext::deserialize(ct)?)),
+            (VERSION_PQXDH, Some(id), Some(ct)) => {
+                Some((id, Box::new(KemCiphertext::deserialize(ct)?)))
+            }
             (VERSION_PQXDH, _, _) => return Err(DecodeError::MissingField),
             _ => None,
         };
@@ -308,7 +311,7 @@ impl PreKeySignalMessage {
     }
     /// The Kyber prekey id and ciphertext (v4).
     pub fn kyber(&self) -> Option<(u32, &KemCiphertext)> {
-        self.kyber.as_ref().map(|(id, ct)| (*id, ct))
+        self.kyber.as_ref().map(|(id, ct)| (*id, &**ct))
     }
     /// The initiator's base key.
     pub fn base_key(&self) -> &PublicKey {

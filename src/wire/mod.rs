@@ -58,9 +58,7 @@ pub(crate) fn parse_version(b: u8) -> Result<u8, DecodeError> {
     let sender_current = b & 0x0f;
     if v < VERSION_X3DH {
         Err(DecodeError::LegacyVersion)
-    } else if v > CURRENT_VERSION {
-        Err(DecodeError::UnknownVersion)
-    } else if sender_current < v || sender_current > CURRENT_VERSION {
+    } else if v > CURRENT_VERSION || sender_current < v || sender_current > CURRENT_VERSION {
         Err(DecodeError::UnknownVersion)
     } else {
         Ok(v)

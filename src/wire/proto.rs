@@ -38,10 +38,6 @@ impl<'a> Reader<'a> {
         Reader { buf }
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.buf.is_empty()
-    }
-
     /// Reads a base-128 varint of at most 10 bytes.
     pub(crate) fn varint(&mut self) -> Result<u64, DecodeError> {
         let mut v: u64 = 0;
@@ -66,21 +62,6 @@ impl<'a> Reader<'a> {
         let (head, rest) = self.buf.split_at(n);
         self.buf = rest;
         Ok(head)
-    }
-
-    pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
-        let (&b, rest) = self.buf.split_first().ok_or(DecodeError::Truncated)?;
-        self.buf = rest;
-        Ok(b)
-    }
-
-    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        let b = self.bytes(N)?;
-        b.try_into().map_err(|_| DecodeError::Truncated)
-    }
-
-    pub(crate) fn rest(&mut self) -> &'a [u8] {
-        core::mem::take(&mut self.buf)
     }
 
     /// Reads the next field, or `None` at the end of the buffer.
@@ -207,7 +188,7 @@ mod tests {
             put_varint(&mut out, v);
             let mut r = Reader::new(&out);
             assert_eq!(r.varint().unwrap(), v);
-            assert!(r.is_empty());
+            assert_eq!(r.field().unwrap(), None);
         }
         // 11-byte varint.
         let long = [0x80u8; 10];
@@ -234,6 +215,9 @@ mod tests {
         // Group wire type.
         assert_eq!(Reader::new(&[0x13]).field(), Err(DecodeError::Malformed));
         // Field number 0.
-        assert_eq!(Reader::new(&[0x00, 0x01]).field(), Err(DecodeError::Malformed));
+        assert_eq!(
+            Reader::new(&[0x00, 0x01]).field(),
+            Err(DecodeError::Malformed)
+        );
     }
 }

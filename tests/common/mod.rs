@@ -41,7 +41,10 @@ impl Party {
         self.next_id += 1;
         let identity = self.identity();
         let spk = SignedPreKeyRecord::generate(SignedPreKeyId(id), NOW.as_millis(), &identity, rng);
-        self.store.signed_pre_key_store.save_signed_pre_key(&spk).unwrap();
+        self.store
+            .signed_pre_key_store
+            .save_signed_pre_key(&spk)
+            .unwrap();
         let pre_key = if one_time {
             let pk = PreKeyRecord::generate(PreKeyId(id), rng);
             self.store.pre_key_store.save_pre_key(&pk).unwrap();
@@ -60,7 +63,10 @@ impl Party {
                 &identity,
                 rng,
             );
-            self.store.kyber_pre_key_store.save_kyber_pre_key(&k).unwrap();
+            self.store
+                .kyber_pre_key_store
+                .save_kyber_pre_key(&k)
+                .unwrap();
             Some((k.id(), k.public_key().clone(), k.signature().to_vec()))
         };
         PreKeyBundle::new(
@@ -75,7 +81,12 @@ impl Party {
         )
     }
 
-    pub fn start_session(&mut self, bundle: &PreKeyBundle, remote: &ProtocolAddress, rng: &mut ChaCha20Rng) {
+    pub fn start_session(
+        &mut self,
+        bundle: &PreKeyBundle,
+        remote: &ProtocolAddress,
+        rng: &mut ChaCha20Rng,
+    ) {
         process_prekey_bundle(
             bundle,
             remote,
@@ -87,7 +98,12 @@ impl Party {
         .unwrap();
     }
 
-    pub fn encrypt(&mut self, remote: &ProtocolAddress, pt: &[u8], rng: &mut ChaCha20Rng) -> CiphertextMessage {
+    pub fn encrypt(
+        &mut self,
+        remote: &ProtocolAddress,
+        pt: &[u8],
+        rng: &mut ChaCha20Rng,
+    ) -> CiphertextMessage {
         encrypt(
             pt,
             remote,
@@ -100,7 +116,12 @@ impl Party {
         .unwrap()
     }
 
-    pub fn decrypt(&mut self, remote: &ProtocolAddress, msg: &CiphertextMessage, rng: &mut ChaCha20Rng) -> Result<Vec<u8>, Error> {
+    pub fn decrypt(
+        &mut self,
+        remote: &ProtocolAddress,
+        msg: &CiphertextMessage,
+        rng: &mut ChaCha20Rng,
+    ) -> Result<Vec<u8>, Error> {
         self.decrypt_bytes(remote, msg.message_type(), msg.serialize(), rng)
     }
 

@@ -23,7 +23,10 @@ fn serialization_is_strict() {
     let a = KeyPair::generate(&mut rng);
     let s = a.public_key.serialize();
     assert_eq!(PublicKey::deserialize(&s).unwrap(), a.public_key);
-    assert_eq!(PublicKey::deserialize(&s[..32]), Err(DecodeError::BadLength));
+    assert_eq!(
+        PublicKey::deserialize(&s[..32]),
+        Err(DecodeError::BadLength)
+    );
     let mut t = s;
     t[0] = 0x06;
     assert_eq!(PublicKey::deserialize(&t), Err(DecodeError::UnknownType));

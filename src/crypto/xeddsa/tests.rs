@@ -1,6 +1,5 @@
 extern crate std;
 
-use std::string::String;
 use std::vec::Vec;
 
 use proptest::prelude::*;
@@ -220,44 +219,6 @@ fn missive_signatures_accepted_by_peer() {
         assert_eq!(sign_with_z(&key, &msg, &z), signature(v));
         assert_eq!(v["peer_accepts"], Value::Bool(true));
     }
-}
-
-/// Writes missive-made signatures for `interop/vectors/xeddsa-check-missive.js` to have
-/// the peer verify. Run once: `cargo test --lib emit_missive_signatures -- --ignored`.
-#[test]
-#[ignore = "writes target/xeddsa-missive.json for the interop check"]
-fn emit_missive_signatures() {
-    let mut rng = ChaCha20Rng::seed_from_u64(0x7865_6464_7361);
-    let mut out = Vec::new();
-    for (i, len) in [
-        0usize, 1, 2, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 1000, 4096,
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let mut key_bytes = [0u8; 32];
-        rng.fill_bytes(&mut key_bytes);
-        let key = PrivateKey::from_bytes(&key_bytes);
-        let mut msg = std::vec![0u8; len];
-        rng.fill_bytes(&mut msg);
-        let mut z = [0u8; 64];
-        rng.fill_bytes(&mut z);
-        let sig = sign_with_z(&key, &msg, &z);
-        out.push(serde_json::json!({
-            "index": i,
-            "private_key": hex::encode(*key.to_bytes()),
-            "public_key": hex::encode(key.public_key().serialize()),
-            "message": hex::encode(&msg),
-            "z": hex::encode(z),
-            "signature": hex::encode(sig),
-        }));
-    }
-    let text: String = serde_json::to_string_pretty(&out).unwrap();
-    std::fs::write(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/target/xeddsa-missive.json"),
-        text,
-    )
-    .unwrap();
 }
 
 proptest! {
