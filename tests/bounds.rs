@@ -68,9 +68,15 @@ fn forward_jump(v3: bool, spqr_lead: u32) {
     let past = msgs.pop().unwrap();
     let at = msgs.pop().unwrap();
     expect_err(&mut bob, &a, &past, &mut rng, ProtocolError::TooFarInFuture);
-    assert_eq!(bob.decrypt(&a, &at, &mut rng).unwrap(), format!("{limit}").as_bytes());
+    assert_eq!(
+        bob.decrypt(&a, &at, &mut rng).unwrap(),
+        format!("{limit}").as_bytes()
+    );
     // Now the one that was past the limit is one step ahead.
-    assert_eq!(bob.decrypt(&a, &past, &mut rng).unwrap(), format!("{}", limit + 1).as_bytes());
+    assert_eq!(
+        bob.decrypt(&a, &past, &mut rng).unwrap(),
+        format!("{}", limit + 1).as_bytes()
+    );
 }
 
 #[test]

@@ -178,8 +178,8 @@ impl SessionState {
                 previous_counter: self.previous_counter,
                 ciphertext,
                 pq_ratchet,
-                // libsignal binds addresses only inside prekey messages.
-                addresses: if self.pending_prekey.is_some() {
+                // libsignal binds addresses only inside v4 prekey messages.
+                addresses: if self.pending_prekey.is_some() && self.version == VERSION_PQXDH {
                     addresses
                 } else {
                     None
