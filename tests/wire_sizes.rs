@@ -1,0 +1,38 @@
+//! Wire sizes of the messages, pinned: a change in the encoding shows up here (and the
+//! numbers are quoted in README.md and docs/PROTOCOL.md).
+
+mod common;
+use common::*;
+
+/// (v3, one-time prekey, addresses) → (prekey message, 100-byte SignalMessage) sizes.
+fn sizes(v3: bool, one_time: bool, aci: bool) -> (usize, usize) {
+    let mut rng = rng(77);
+    let (an, bn) = if aci {
+        ("9d0652a3-dcc3-4d11-975f-74d61598733f", "796abedb-ca4e-4f18-8803-1fde5b921f9f")
+    } else {
+        ("alice", "bob")
+    };
+    let mut alice = Party::new(an, 1, &mut rng);
+    let mut bob = Party::new(bn, 1, &mut rng);
+    let (a, b) = (alice.address.clone(), bob.address.clone());
+    let bundle = bob.bundle(one_time, v3, &mut rng);
+    alice.start_session(&bundle, &b, &mut rng);
+    let first = alice.encrypt(&b, &[0x61; 100], &mut rng);
+    bob.decrypt(&a, &first, &mut rng).unwrap();
+    let reply = bob.encrypt(&a, &[0x62; 100], &mut rng);
+    (first.serialize().len(), reply.serialize().len())
+}
+
+#[test]
+fn pinned_sizes() {
+    // SignalMessage, 100-byte plaintext: version 1 + ratchet key 35 + counter 2 +
+    // previous counter 2 + ciphertext 114 (112 bytes of AES-CBC) + SPQR field 6 + MAC 8.
+    // PreKeySignalMessage: adds base key 35, identity 35, ids, registration id, the
+    // Kyber ciphertext (1 + 1568 + 3 bytes of framing) and, with service-id names, the
+    // 38-byte addresses field inside.
+    assert_eq!(sizes(false, true, true), (1861, 168));
+    assert_eq!(sizes(false, false, true), (1859, 168));
+    assert_eq!(sizes(false, true, false), (1823, 168));
+    // v3: no Kyber ciphertext, no SPQR field, no addresses.
+    assert_eq!(sizes(true, true, true), (243, 162));
+}
