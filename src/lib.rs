@@ -27,6 +27,9 @@
     )
 )]
 #![warn(missing_debug_implementations)]
+// Without `alloc` only keys, XEdDSA, KEM and the message parsers' building blocks are
+// compiled; helpers that serve the session code alone are then unused.
+#![cfg_attr(not(feature = "alloc"), allow(dead_code))]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
