@@ -27,7 +27,13 @@ impl Person {
         }
     }
 
-    fn send(&mut self, to: &Person, text: &str, now: Timestamp, rng: &mut ChaCha20Rng) -> CiphertextMessage {
+    fn send(
+        &mut self,
+        to: &Person,
+        text: &str,
+        now: Timestamp,
+        rng: &mut ChaCha20Rng,
+    ) -> CiphertextMessage {
         let m = encrypt(
             text.as_bytes(),
             &to.address,
@@ -42,7 +48,11 @@ impl Person {
             CiphertextMessageType::PreKey => "PreKeySignalMessage",
             _ => "SignalMessage",
         };
-        println!("  {:>5} sends {text:?}: {kind}, {} bytes", self.name, m.serialize().len());
+        println!(
+            "  {:>5} sends {text:?}: {kind}, {} bytes",
+            self.name,
+            m.serialize().len()
+        );
         m
     }
 
@@ -70,7 +80,11 @@ impl Person {
             _ => unreachable!("a 1:1 session sends only these two kinds"),
         };
         match result {
-            Ok(pt) => println!("  {:>5} reads {:?}", self.name, String::from_utf8_lossy(&pt)),
+            Ok(pt) => println!(
+                "  {:>5} reads {:?}",
+                self.name,
+                String::from_utf8_lossy(&pt)
+            ),
             Err(e) => println!("  {:>5} refuses it: {e}", self.name),
         }
     }
@@ -83,13 +97,29 @@ fn main() {
     let mut alice = Person::new("Alice", "9d0652a3-dcc3-4d11-975f-74d61598733f", &mut rng);
     let mut bob = Person::new("Bob", "796abedb-ca4e-4f18-8803-1fde5b921f9f", &mut rng);
 
-    println!("1. Bob publishes a prekey bundle: a signed EC prekey, a Kyber1024 prekey and a one-time prekey.");
+    println!(
+        "1. Bob publishes a prekey bundle: a signed EC prekey, a Kyber1024 prekey and a one-time prekey."
+    );
     let bob_identity = bob.store.identity_store.identity_key_pair().unwrap();
-    let spk = SignedPreKeyRecord::generate(SignedPreKeyId(1), now.as_millis(), &bob_identity, &mut rng);
-    let kyber = KyberPreKeyRecord::generate(KemKeyType::Kyber1024, KyberPreKeyId(1), now.as_millis(), true, &bob_identity, &mut rng);
+    let spk =
+        SignedPreKeyRecord::generate(SignedPreKeyId(1), now.as_millis(), &bob_identity, &mut rng);
+    let kyber = KyberPreKeyRecord::generate(
+        KemKeyType::Kyber1024,
+        KyberPreKeyId(1),
+        now.as_millis(),
+        true,
+        &bob_identity,
+        &mut rng,
+    );
     let one_time = PreKeyRecord::generate(PreKeyId(1), &mut rng);
-    bob.store.signed_pre_key_store.save_signed_pre_key(&spk).unwrap();
-    bob.store.kyber_pre_key_store.save_kyber_pre_key(&kyber).unwrap();
+    bob.store
+        .signed_pre_key_store
+        .save_signed_pre_key(&spk)
+        .unwrap();
+    bob.store
+        .kyber_pre_key_store
+        .save_kyber_pre_key(&kyber)
+        .unwrap();
     bob.store.pre_key_store.save_pre_key(&one_time).unwrap();
     let bundle = PreKeyBundle::new(
         1234,
@@ -99,18 +129,32 @@ fn main() {
         *spk.public_key(),
         spk.signature().to_vec(),
         *bob_identity.identity_key(),
-        Some((kyber.id(), kyber.public_key().clone(), kyber.signature().to_vec())),
+        Some((
+            kyber.id(),
+            kyber.public_key().clone(),
+            kyber.signature().to_vec(),
+        )),
     );
     println!("   bundle: {} bytes serialized", bundle.serialize().len());
 
     println!("2. Alice fetches it, checks both signatures and runs PQXDH.");
-    process_prekey_bundle(&bundle, &bob.address, &mut alice.store.session_store, &mut alice.store.identity_store, now, &mut rng)
-        .expect("process bundle");
+    process_prekey_bundle(
+        &bundle,
+        &bob.address,
+        &mut alice.store.session_store,
+        &mut alice.store.identity_store,
+        now,
+        &mut rng,
+    )
+    .expect("process bundle");
 
     println!("3. Alice writes first. Until Bob answers, her messages carry the PQXDH parameters.");
     let m1 = alice.send(&bob, "Hi Bob! This is our first message.", now, &mut rng);
     bob.receive(&alice, &m1, &mut rng);
-    println!("   Bob's one-time prekey is now deleted: {} left.", bob.store.pre_key_store.len());
+    println!(
+        "   Bob's one-time prekey is now deleted: {} left.",
+        bob.store.pre_key_store.len()
+    );
 
     println!("4. Bob answers; Alice's next message starts a new ratchet step.");
     let r1 = bob.send(&alice, "Hi Alice, got it.", now, &mut rng);
@@ -147,7 +191,13 @@ fn main() {
     alice.receive(&bob, &r3, &mut rng);
 
     println!();
-    println!("The lost message never arrives; its key waits in Bob's record (at most 2,000 per chain).");
-    println!("Note: missive keys every v4 message with SPQR's symmetric chain but does not run the");
-    println!("ML-KEM braid yet, so there is no post-quantum healing after a compromise (see SECURITY.md).");
+    println!(
+        "The lost message never arrives; its key waits in Bob's record (at most 2,000 per chain)."
+    );
+    println!(
+        "Note: missive keys every v4 message with SPQR's symmetric chain but does not run the"
+    );
+    println!(
+        "ML-KEM braid yet, so there is no post-quantum healing after a compromise (see SECURITY.md)."
+    );
 }

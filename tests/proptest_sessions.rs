@@ -35,10 +35,13 @@ struct InFlight {
 
 fn ratchet_key(kind: CiphertextMessageType, bytes: &[u8]) -> PublicKey {
     match kind {
-        CiphertextMessageType::PreKey => {
-            *PreKeySignalMessage::deserialize(bytes).unwrap().message().sender_ratchet_key()
-        }
-        _ => *SignalMessage::deserialize(bytes).unwrap().sender_ratchet_key(),
+        CiphertextMessageType::PreKey => *PreKeySignalMessage::deserialize(bytes)
+            .unwrap()
+            .message()
+            .sender_ratchet_key(),
+        _ => *SignalMessage::deserialize(bytes)
+            .unwrap()
+            .sender_ratchet_key(),
     }
 }
 
@@ -84,11 +87,20 @@ fn run(v3: bool, seed: u64, actions: Vec<Action>) {
                 counter += 1;
                 let mut plaintext = counter.to_be_bytes().to_vec();
                 plaintext.resize(4 + usize::from(len), len);
-                let (sender, to, q) = if from_alice { (&mut alice, &b, 0) } else { (&mut bob, &a, 1) };
+                let (sender, to, q) = if from_alice {
+                    (&mut alice, &b, 0)
+                } else {
+                    (&mut bob, &a, 1)
+                };
                 let m = sender.encrypt(to, &plaintext, &mut rng);
                 let kind = m.message_type();
                 let bytes = m.serialize().to_vec();
-                queues[q].push(InFlight { kind, ratchet_key: ratchet_key(kind, &bytes), bytes, plaintext });
+                queues[q].push(InFlight {
+                    kind,
+                    ratchet_key: ratchet_key(kind, &bytes),
+                    bytes,
+                    plaintext,
+                });
             }
             Action::Deliver { to_alice, pick } | Action::Drop { to_alice, pick }
                 if !queues[usize::from(to_alice)].is_empty() =>
@@ -98,7 +110,11 @@ fn run(v3: bool, seed: u64, actions: Vec<Action>) {
                 if matches!(act, Action::Drop { .. }) {
                     continue;
                 }
-                let (receiver, from) = if to_alice { (&mut alice, &b) } else { (&mut bob, &a) };
+                let (receiver, from) = if to_alice {
+                    (&mut alice, &b)
+                } else {
+                    (&mut bob, &a)
+                };
                 let before = receiver.snapshot(&[from]);
                 let r = receiver.decrypt_bytes(from, m.kind, &m.bytes, &mut rng);
                 if learnt[q].evicted(&m.ratchet_key) {
@@ -113,12 +129,23 @@ fn run(v3: bool, seed: u64, actions: Vec<Action>) {
                     delivered[q].push(m);
                 }
             }
-            Action::Duplicate { to_alice, pick } if !delivered[usize::from(to_alice)].is_empty() => {
+            Action::Duplicate { to_alice, pick }
+                if !delivered[usize::from(to_alice)].is_empty() =>
+            {
                 let q = usize::from(to_alice);
                 let m = &delivered[q][pick % delivered[q].len()];
-                let (receiver, from) = if to_alice { (&mut alice, &b) } else { (&mut bob, &a) };
+                let (receiver, from) = if to_alice {
+                    (&mut alice, &b)
+                } else {
+                    (&mut bob, &a)
+                };
                 let before = receiver.snapshot(&[from]);
-                assert!(receiver.decrypt_bytes(from, m.kind, &m.bytes, &mut rng).is_err(), "replay accepted");
+                assert!(
+                    receiver
+                        .decrypt_bytes(from, m.kind, &m.bytes, &mut rng)
+                        .is_err(),
+                    "replay accepted"
+                );
                 assert_eq!(before, receiver.snapshot(&[from]), "replay changed state");
             }
             _ => {}

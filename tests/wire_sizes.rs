@@ -8,7 +8,10 @@ use common::*;
 fn sizes(v3: bool, one_time: bool, aci: bool) -> (usize, usize) {
     let mut rng = rng(77);
     let (an, bn) = if aci {
-        ("9d0652a3-dcc3-4d11-975f-74d61598733f", "796abedb-ca4e-4f18-8803-1fde5b921f9f")
+        (
+            "9d0652a3-dcc3-4d11-975f-74d61598733f",
+            "796abedb-ca4e-4f18-8803-1fde5b921f9f",
+        )
     } else {
         ("alice", "bob")
     };

@@ -83,14 +83,22 @@ impl PreKeyBundle {
             .map(|(id, k, s)| (*id, k, s.as_slice()))
     }
 
-    /// `1 ‖ protobuf{1: registration id, 2: device id, 3: prekey id, 4: prekey,
-    /// 5: signed prekey id, 6: signed prekey, 7: its signature, 8: identity key,
-    /// 9: Kyber prekey id, 10: Kyber prekey, 11: its signature}`.
+    /// `1 ‖ protobuf{1: registration id, 2: device id, 9: Kyber prekey id, 10: Kyber
+    /// prekey, 11: its signature, 3: prekey id, 4: prekey, 5: signed prekey id, 6: signed
+    /// prekey, 7: its signature, 8: identity key}`, in that order.
     pub fn serialize(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(1800);
         out.push(RECORD_FORMAT_V1);
         put_uint(&mut out, 1, u64::from(self.registration_id));
         put_uint(&mut out, 2, u64::from(self.device_id));
+        // Optional fields first, required ones last: a truncated serialization then
+        // always lacks a required field instead of parsing as a smaller bundle (a v4
+        // bundle cut before its Kyber prekey would otherwise read as a v3 one).
+        if let Some((id, k, s)) = &self.kyber_pre_key {
+            put_uint(&mut out, 9, u64::from(id.0));
+            put_bytes(&mut out, 10, &k.serialize());
+            put_bytes(&mut out, 11, s);
+        }
         if let Some((id, k)) = &self.pre_key {
             put_uint(&mut out, 3, u64::from(id.0));
             put_bytes(&mut out, 4, &k.serialize());
@@ -99,11 +107,6 @@ impl PreKeyBundle {
         put_bytes(&mut out, 6, &self.signed_pre_key.serialize());
         put_bytes(&mut out, 7, &self.signed_pre_key_signature);
         put_bytes(&mut out, 8, &self.identity_key.serialize());
-        if let Some((id, k, s)) = &self.kyber_pre_key {
-            put_uint(&mut out, 9, u64::from(id.0));
-            put_bytes(&mut out, 10, &k.serialize());
-            put_bytes(&mut out, 11, s);
-        }
         out
     }
 

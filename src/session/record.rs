@@ -2,7 +2,8 @@
 //! versioned serialization.
 //!
 //! ```text
-//! record  = 0x01 ‖ protobuf{ 1: current state (optional), 2: archived state (repeated, newest first) }
+//! record  = 0x01 ‖ protobuf{ 1: current state (optional), 2: archived state (repeated,
+//!                            newest first), 3: number of archived states (last) }
 //! state   = protobuf{ 1: version, 2: local identity, 3: remote identity, 4: local reg id,
 //!                     5: remote reg id, 6: root key, 7: sender ratchet public, 8: sender
 //!                     ratchet private, 9: sender chain key, 10: sender chain index,
@@ -143,6 +144,9 @@ impl SessionRecord {
         for s in &self.previous {
             put_nested(&mut out, 2, |o| encode_state(s, o));
         }
+        // Written last and required: a record cut at a field boundary (a torn write)
+        // is refused instead of read as one with fewer sessions.
+        put_uint(&mut out, 3, self.previous.len() as u64);
         out
     }
 
@@ -154,8 +158,13 @@ impl SessionRecord {
         }
         let mut r = Reader::new(rest);
         let mut rec = SessionRecord::default();
+        let mut count = None;
         while let Some((n, value)) = r.field()? {
+            if count.is_some() {
+                return Err(DecodeError::Malformed);
+            }
             match n {
+                3 => count = Some(value.as_u64()?),
                 1 if rec.current.is_none() => rec.current = Some(decode_state(value.as_bytes()?)?),
                 2 => {
                     if rec.previous.len() >= MAX_ARCHIVED_SESSIONS_LIMIT {
@@ -165,6 +174,9 @@ impl SessionRecord {
                 }
                 _ => return Err(DecodeError::Malformed),
             }
+        }
+        if count != Some(rec.previous.len() as u64) {
+            return Err(DecodeError::MissingField);
         }
         Ok(rec)
     }
