@@ -65,7 +65,8 @@ pub enum ProtocolError {
     BadSignature,
     /// A Diffie-Hellman output was all zeros (non-contributory).
     NonContributory,
-    /// A peer's base or ratchet key is not canonical or has a torsion component.
+    /// The initiator's base key is not canonical (u ≥ p, on the twist, or with a torsion
+    /// component).
     NonCanonicalKey,
     /// The prekey the message refers to is not in the store.
     UnknownPreKey,

@@ -100,3 +100,77 @@ fn record_serialization_round_trips() {
     let rec = SessionRecord::deserialize(&bytes).unwrap();
     assert_eq!(rec.serialize().to_vec(), bytes);
 }
+
+/// Both sides process the other's bundle and send before receiving; then each answers on
+/// the session it made current, which is the other side's archived one. Every message
+/// decrypts, in every delivery order, and the two settle on one session.
+#[test]
+fn simultaneous_initiation_all_orders() {
+    for v3 in [false, true] {
+        for order in 0..4u8 {
+            let mut rng = rng(100 + u64::from(order));
+            let mut alice = Party::new("9d0652a3-dcc3-4d11-975f-74d61598733f", 1, &mut rng);
+            let mut bob = Party::new("5e4f7f2c-3a6b-4c1d-9e8f-0a1b2c3d4e5f", 1, &mut rng);
+            let (a, b) = (alice.address.clone(), bob.address.clone());
+            let ab = bob.bundle(true, v3, &mut rng);
+            let ba = alice.bundle(true, v3, &mut rng);
+            alice.start_session(&ab, &b, &mut rng);
+            bob.start_session(&ba, &a, &mut rng);
+            let pa = alice.encrypt(&b, b"pa", &mut rng);
+            let pb = bob.encrypt(&a, b"pb", &mut rng);
+            if order & 1 == 0 {
+                assert_eq!(alice.decrypt(&b, &pb, &mut rng).unwrap(), b"pb");
+                assert_eq!(bob.decrypt(&a, &pa, &mut rng).unwrap(), b"pa");
+            } else {
+                assert_eq!(bob.decrypt(&a, &pa, &mut rng).unwrap(), b"pa");
+                assert_eq!(alice.decrypt(&b, &pb, &mut rng).unwrap(), b"pb");
+            }
+            // Both answer before receiving the other's answer: each answer lands on the
+            // receiver's archived session.
+            let wa: Vec<_> = (0..3).map(|i| alice.encrypt(&b, format!("wa{i}").as_bytes(), &mut rng)).collect();
+            let wb: Vec<_> = (0..3).map(|i| bob.encrypt(&a, format!("wb{i}").as_bytes(), &mut rng)).collect();
+            let deliver_a_first = order & 2 == 0;
+            for round in 0..2 {
+                if (round == 0) == deliver_a_first {
+                    for (i, m) in wa.iter().enumerate() {
+                        assert_eq!(bob.decrypt(&a, m, &mut rng).unwrap(), format!("wa{i}").as_bytes(), "v3 {v3} order {order}");
+                    }
+                } else {
+                    for (i, m) in wb.iter().enumerate() {
+                        assert_eq!(alice.decrypt(&b, m, &mut rng).unwrap(), format!("wb{i}").as_bytes(), "v3 {v3} order {order}");
+                    }
+                }
+            }
+            // Converged: a few round trips, all whisper messages, all decrypt.
+            for i in 0..3 {
+                let m = alice.encrypt(&b, format!("x{i}").as_bytes(), &mut rng);
+                assert_eq!(m.message_type(), CiphertextMessageType::Whisper);
+                assert_eq!(bob.decrypt(&a, &m, &mut rng).unwrap(), format!("x{i}").as_bytes());
+                let m = bob.encrypt(&a, format!("y{i}").as_bytes(), &mut rng);
+                assert_eq!(m.message_type(), CiphertextMessageType::Whisper);
+                assert_eq!(alice.decrypt(&b, &m, &mut rng).unwrap(), format!("y{i}").as_bytes());
+            }
+        }
+    }
+}
+
+/// A second prekey message (same base key) whose identity field was swapped is refused:
+/// on that path the identity is not bound by any DH, so it must match the session's.
+#[test]
+fn forged_identity_in_repeated_prekey_message_refused() {
+    let (mut alice, mut bob, mut rng) = pair(false, true, 15);
+    let (a, b) = (alice.address.clone(), bob.address.clone());
+    let m1 = alice.encrypt(&b, b"one", &mut rng);
+    let m2 = alice.encrypt(&b, b"two", &mut rng);
+    bob.decrypt(&a, &m1, &mut rng).unwrap();
+    let bytes = m2.serialize().to_vec();
+    let real = *PreKeySignalMessage::deserialize(&bytes).unwrap().identity_key();
+    let pos = bytes.windows(33).position(|w| w == real.serialize()).unwrap();
+    let mallory = missive::IdentityKeyPair::generate(&mut rng);
+    let mut forged = bytes.clone();
+    forged[pos..pos + 33].copy_from_slice(&mallory.identity_key().serialize());
+    let before = bob.snapshot(&[&a]);
+    assert!(bob.decrypt_bytes(&a, CiphertextMessageType::PreKey, &forged, &mut rng).is_err());
+    assert_eq!(before, bob.snapshot(&[&a]));
+    assert_eq!(bob.decrypt(&a, &m2, &mut rng).unwrap(), b"two");
+}

@@ -191,8 +191,16 @@ fn decrypt_with_record<R: CryptoRng + ?Sized>(
                 record.current = Some(s);
                 return Ok((pt, id));
             }
-            // A counter already used on the current chain: libsignal reports it at once.
-            Err(e @ Error::Protocol(ProtocolError::DuplicateMessage)) => return Err(e),
+            // An old counter on one of the current session's own receiving chains: ratchet
+            // keys are unique to a session, so no archived session can hold it; stop, as
+            // libsignal does. A duplicate found only by the SPQR chain after a fresh DH
+            // step says nothing of the kind (the message may belong to an archived
+            // session whose SPQR indices overlap), so trial decryption goes on.
+            Err(e @ Error::Protocol(ProtocolError::DuplicateMessage))
+                if current.has_receiver_chain(message.sender_ratchet_key()) =>
+            {
+                return Err(e);
+            }
             Err(e) => first_error = Some(e),
         }
     }
@@ -248,6 +256,11 @@ pub fn decrypt_prekey_message<R: CryptoRng + ?Sized>(
             Some(i) => record.previous.get(i),
         };
         let mut s = state.ok_or(ProtocolError::DecryptionFailed)?.clone();
+        // On this path the identity key in the message is not bound by any DH: the MAC
+        // uses the session's own. Without this check a forged identity would be saved.
+        if &s.remote_identity != their_identity {
+            return Err(ProtocolError::DecryptionFailed.into());
+        }
         let pt = s.decrypt(message.message(), expected.as_ref(), rng)?;
         match found {
             None => record.current = Some(s),

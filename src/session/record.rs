@@ -94,19 +94,21 @@ impl SessionRecord {
         self.previous.len()
     }
 
-    /// Moves the current session to the archive (e.g. when the app resets the session).
+    /// Moves the current session to the archive (e.g. when the app resets the session),
+    /// keeping at most `max_archived` archived sessions (never more than
+    /// [`MAX_ARCHIVED_SESSIONS_LIMIT`], so that the record stays readable).
     pub fn archive_current_state(&mut self, max_archived: usize) {
         if let Some(s) = self.current.take() {
             self.previous.push_front(s);
-            self.previous.truncate(max_archived);
         }
+        self.previous
+            .truncate(max_archived.min(MAX_ARCHIVED_SESSIONS_LIMIT));
     }
 
     /// Makes `state` current, archiving the old current one.
     pub(crate) fn promote_state(&mut self, state: SessionState, max_archived: usize) {
         self.archive_current_state(max_archived);
         self.current = Some(state);
-        self.previous.truncate(max_archived);
     }
 
     /// Replaces archived session `index` by `state` and makes it current.

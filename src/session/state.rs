@@ -139,6 +139,11 @@ impl SessionState {
         }
     }
 
+    /// Whether `key` is one of the peer's sending chains we keep.
+    pub(crate) fn has_receiver_chain(&self, key: &PublicKey) -> bool {
+        self.receivers.iter().any(|c| &c.ratchet_key == key)
+    }
+
     /// True for a note-to-self session between our own devices.
     fn is_self_session(&self) -> bool {
         self.local_identity == self.remote_identity
