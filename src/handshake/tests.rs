@@ -182,7 +182,7 @@ fn initiate_matches_peer_vectors() {
         let v4 = v["version"] == 4;
         let ours = identity(v, "initiator_identity");
         let base = key_pair(v, "base_key");
-        let their_identity = identity(v, "responder_identity").identity_key().clone();
+        let their_identity = *identity(v, "responder_identity").identity_key();
         let spk = key_pair(v, "signed_prekey").public_key;
         let opk = (!v["one_time_prekey_private"].is_null())
             .then(|| key_pair(v, "one_time_prekey").public_key);
@@ -225,7 +225,7 @@ fn respond_matches_peer_vectors() {
             one_time_pre_key: opk.as_ref(),
             kyber: ct.as_ref().map(|c| (&kyber_secret, c)),
         };
-        let their_identity = identity(v, "initiator_identity").identity_key().clone();
+        let their_identity = *identity(v, "initiator_identity").identity_key();
         let base = PublicKey::deserialize(&bytes(v, "base_key_public")).unwrap();
         let keys = respond(&prekeys, &their_identity, &base).unwrap();
         assert_keys(&keys, v, "responder");
