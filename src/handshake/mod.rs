@@ -197,3 +197,6 @@ pub(crate) fn respond(
     }
     Ok(s.derive(version))
 }
+
+#[cfg(test)]
+mod tests;

@@ -143,3 +143,6 @@ pub(crate) fn split_32_32(b: &[u8; 64]) -> ([u8; 32], [u8; 32]) {
     y.copy_from_slice(r);
     (x, y)
 }
+
+#[cfg(test)]
+mod tests;

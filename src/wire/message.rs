@@ -367,3 +367,6 @@ impl CiphertextMessage {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,125 @@
+//! SignalMessage MACs and encoding against `tests/vectors/ratchet.json`: real messages of
+//! libsignal-client 0.103.0 and libsignal-node 6.0.0 (with the MAC keys that produced
+//! them), and messages libsignal-client's `SignalMessage._new` built from given fields.
+
+extern crate std;
+
+use std::vec::Vec;
+
+use serde_json::Value;
+
+use super::*;
+
+const VECTORS: &str = include_str!("../../../tests/vectors/ratchet.json");
+
+fn json() -> Value {
+    serde_json::from_str(VECTORS).unwrap()
+}
+
+fn bytes(v: &Value, field: &str) -> Vec<u8> {
+    hex::decode(v[field].as_str().unwrap_or_else(|| panic!("no {field}"))).unwrap()
+}
+
+fn identity(v: &Value, field: &str) -> IdentityKey {
+    IdentityKey::deserialize(&bytes(v, field)).unwrap()
+}
+
+fn u32_of(v: &Value, field: &str) -> u32 {
+    u32::try_from(v[field].as_u64().unwrap()).unwrap()
+}
+
+/// Re-encodes a parsed message with missive's own builder.
+fn rebuild(
+    m: &SignalMessage,
+    sender: &IdentityKey,
+    receiver: &IdentityKey,
+    mac_key: &[u8; 32],
+) -> SignalMessage {
+    let parts = SignalMessageParts {
+        version: m.message_version(),
+        sender_ratchet_key: *m.sender_ratchet_key(),
+        counter: m.counter(),
+        previous_counter: m.previous_counter(),
+        ciphertext: m.body().to_vec(),
+        pq_ratchet: m.pq_ratchet().to_vec(),
+        addresses: m.addresses().copied(),
+        sender_identity: sender,
+        receiver_identity: receiver,
+    };
+    SignalMessage::new(parts, mac_key)
+}
+
+#[test]
+fn peer_messages_verify_and_rebuild_byte_for_byte() {
+    let j = json();
+    let list = j["message_keys"].as_array().unwrap();
+    let mut seen = [0usize; 5];
+    for (i, v) in list.iter().enumerate() {
+        let (sender, receiver) = (
+            identity(v, "sender_identity"),
+            identity(v, "receiver_identity"),
+        );
+        let mac_key: [u8; 32] = bytes(v, "mac_key").try_into().unwrap();
+        let wire = bytes(v, "signal_message");
+        let m = SignalMessage::deserialize(&wire).unwrap();
+        assert!(m.verify_mac(&sender, &receiver, &mac_key), "message {i}");
+        assert!(!m.verify_mac(&receiver, &sender, &mac_key), "message {i}");
+        assert_eq!(
+            rebuild(&m, &sender, &receiver, &mac_key).serialized(),
+            &wire[..],
+            "message {i}"
+        );
+        let mut flipped = wire.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        let f = SignalMessage::deserialize(&flipped).unwrap();
+        assert!(!f.verify_mac(&sender, &receiver, &mac_key), "message {i}");
+        seen[usize::from(m.message_version())] += 1;
+        assert_eq!(m.addresses().is_some(), v["has_addresses"] == true);
+    }
+    assert!(seen[3] >= 8 && seen[4] >= 8, "{seen:?}");
+}
+
+#[test]
+fn macs_of_messages_libsignal_built() {
+    let j = json();
+    let mut rebuilt = 0;
+    for (i, v) in j["macs"].as_array().unwrap().iter().enumerate() {
+        let (sender, receiver) = (
+            identity(v, "sender_identity"),
+            identity(v, "receiver_identity"),
+        );
+        let mac_key: [u8; 32] = bytes(v, "mac_key").try_into().unwrap();
+        let wire = bytes(v, "signal_message");
+        let m = SignalMessage::deserialize(&wire).unwrap();
+        let version = u8::try_from(v["version"].as_u64().unwrap()).unwrap();
+        assert_eq!(m.message_version(), version, "case {i}");
+        assert_eq!(
+            m.sender_ratchet_key().serialize().to_vec(),
+            bytes(v, "ratchet_key")
+        );
+        assert_eq!(m.counter(), u32_of(v, "counter"), "case {i}");
+        assert_eq!(
+            m.previous_counter(),
+            u32_of(v, "previous_counter"),
+            "case {i}"
+        );
+        assert_eq!(m.body(), &bytes(v, "ciphertext")[..], "case {i}");
+        assert_eq!(m.pq_ratchet(), &bytes(v, "pq_ratchet")[..], "case {i}");
+        assert!(m.verify_mac(&sender, &receiver, &mac_key), "case {i}");
+        let ours = rebuild(&m, &sender, &receiver, &mac_key);
+        if wire[0] == version_byte(version) {
+            assert_eq!(ours.serialized(), &wire[..], "case {i}");
+            rebuilt += 1;
+        } else {
+            // libsignal-client labels a version-3 message it builds 0x34 (its own current
+            // version in the low nibble); missive, like the v3 peer libsignal-node, writes
+            // 0x33. The byte is under the MAC, so only the MAC check applies here.
+            assert_eq!((version, wire[0]), (3, 0x34), "case {i}");
+            assert_eq!(
+                ours.serialized()[1..wire.len() - MAC_LEN],
+                wire[1..wire.len() - MAC_LEN]
+            );
+        }
+    }
+    assert!(rebuilt >= 5);
+}
