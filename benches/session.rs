@@ -29,10 +29,23 @@ fn bundle(p: &mut Party, id: u32, rng: &mut ChaCha20Rng) -> PreKeyBundle {
     let identity = p.store.identity_store.identity_key_pair().unwrap();
     let spk = SignedPreKeyRecord::generate(SignedPreKeyId(id), 0, &identity, rng);
     let opk = PreKeyRecord::generate(PreKeyId(id), rng);
-    let kyber = KyberPreKeyRecord::generate(KemKeyType::Kyber1024, KyberPreKeyId(id), 0, false, &identity, rng);
-    p.store.signed_pre_key_store.save_signed_pre_key(&spk).unwrap();
+    let kyber = KyberPreKeyRecord::generate(
+        KemKeyType::Kyber1024,
+        KyberPreKeyId(id),
+        0,
+        false,
+        &identity,
+        rng,
+    );
+    p.store
+        .signed_pre_key_store
+        .save_signed_pre_key(&spk)
+        .unwrap();
     p.store.pre_key_store.save_pre_key(&opk).unwrap();
-    p.store.kyber_pre_key_store.save_kyber_pre_key(&kyber).unwrap();
+    p.store
+        .kyber_pre_key_store
+        .save_kyber_pre_key(&kyber)
+        .unwrap();
     PreKeyBundle::new(
         7,
         1,
@@ -41,15 +54,38 @@ fn bundle(p: &mut Party, id: u32, rng: &mut ChaCha20Rng) -> PreKeyBundle {
         *spk.public_key(),
         spk.signature().to_vec(),
         *identity.identity_key(),
-        Some((kyber.id(), kyber.public_key().clone(), kyber.signature().to_vec())),
+        Some((
+            kyber.id(),
+            kyber.public_key().clone(),
+            kyber.signature().to_vec(),
+        )),
     )
 }
 
-fn enc(from: &mut Party, to: &ProtocolAddress, pt: &[u8], rng: &mut ChaCha20Rng) -> CiphertextMessage {
-    encrypt(pt, to, &from.address, &mut from.store.session_store, &mut from.store.identity_store, NOW, rng).unwrap()
+fn enc(
+    from: &mut Party,
+    to: &ProtocolAddress,
+    pt: &[u8],
+    rng: &mut ChaCha20Rng,
+) -> CiphertextMessage {
+    encrypt(
+        pt,
+        to,
+        &from.address,
+        &mut from.store.session_store,
+        &mut from.store.identity_store,
+        NOW,
+        rng,
+    )
+    .unwrap()
 }
 
-fn dec(to: &mut Party, from: &ProtocolAddress, m: &CiphertextMessage, rng: &mut ChaCha20Rng) -> Vec<u8> {
+fn dec(
+    to: &mut Party,
+    from: &ProtocolAddress,
+    m: &CiphertextMessage,
+    rng: &mut ChaCha20Rng,
+) -> Vec<u8> {
     let s = &mut to.store;
     match m {
         CiphertextMessage::PreKey(p) => decrypt_prekey_message(
@@ -63,9 +99,14 @@ fn dec(to: &mut Party, from: &ProtocolAddress, m: &CiphertextMessage, rng: &mut 
             &mut s.kyber_pre_key_store,
             rng,
         ),
-        CiphertextMessage::Whisper(w) => {
-            decrypt_signal_message(w, from, &to.address, &mut s.session_store, &mut s.identity_store, rng)
-        }
+        CiphertextMessage::Whisper(w) => decrypt_signal_message(
+            w,
+            from,
+            &to.address,
+            &mut s.session_store,
+            &mut s.identity_store,
+            rng,
+        ),
         _ => unreachable!(),
     }
     .unwrap()
@@ -76,7 +117,15 @@ fn established(rng: &mut ChaCha20Rng) -> (Party, Party) {
     let mut alice = party("alice", rng);
     let mut bob = party("bob", rng);
     let b = bundle(&mut bob, 1, rng);
-    process_prekey_bundle(&b, &bob.address, &mut alice.store.session_store, &mut alice.store.identity_store, NOW, rng).unwrap();
+    process_prekey_bundle(
+        &b,
+        &bob.address,
+        &mut alice.store.session_store,
+        &mut alice.store.identity_store,
+        NOW,
+        rng,
+    )
+    .unwrap();
     let m = enc(&mut alice, &bob.address.clone(), b"hi", rng);
     dec(&mut bob, &alice.address.clone(), &m, rng);
     let r = enc(&mut bob, &alice.address.clone(), b"hi", rng);
@@ -87,44 +136,62 @@ fn established(rng: &mut ChaCha20Rng) -> (Party, Party) {
 fn handshake(c: &mut Criterion) {
     let mut rng = ChaCha20Rng::seed_from_u64(1);
     let mut g = c.benchmark_group("handshake");
-    g.bench_function("pqxdh: process bundle + first message + responder decrypt", |bn| {
-        bn.iter_batched(
-            || {
-                let alice = party("alice", &mut rng);
-                let mut bob = party("bob", &mut rng);
-                let b = bundle(&mut bob, 1, &mut rng);
-                (alice, bob, b)
-            },
-            |(mut alice, mut bob, b)| {
-                let mut rng = ChaCha20Rng::seed_from_u64(2);
-                process_prekey_bundle(&b, &bob.address, &mut alice.store.session_store, &mut alice.store.identity_store, NOW, &mut rng).unwrap();
-                let m = enc(&mut alice, &bob.address.clone(), &[0; 100], &mut rng);
-                black_box(dec(&mut bob, &alice.address.clone(), &m, &mut rng));
-            },
-            BatchSize::SmallInput,
-        )
-    });
+    g.bench_function(
+        "pqxdh: process bundle + first message + responder decrypt",
+        |bn| {
+            bn.iter_batched(
+                || {
+                    let alice = party("alice", &mut rng);
+                    let mut bob = party("bob", &mut rng);
+                    let b = bundle(&mut bob, 1, &mut rng);
+                    (alice, bob, b)
+                },
+                |(mut alice, mut bob, b)| {
+                    let mut rng = ChaCha20Rng::seed_from_u64(2);
+                    process_prekey_bundle(
+                        &b,
+                        &bob.address,
+                        &mut alice.store.session_store,
+                        &mut alice.store.identity_store,
+                        NOW,
+                        &mut rng,
+                    )
+                    .unwrap();
+                    let m = enc(&mut alice, &bob.address.clone(), &[0; 100], &mut rng);
+                    black_box(dec(&mut bob, &alice.address.clone(), &m, &mut rng));
+                },
+                BatchSize::SmallInput,
+            )
+        },
+    );
     // The floor: 2 XEdDSA verifications, 8 X25519 (4 per side), 2 ratchet-key
     // generations and their 3 DHs, Kyber encapsulation + decapsulation.
     let kp = KeyPair::generate(&mut rng);
     let other = KeyPair::generate(&mut rng);
     let kem = KemKeyPair::generate(KemKeyType::Kyber1024, &mut rng);
     let sig = xeddsa::sign(&kp.private_key, &kp.public_key.serialize(), &mut rng);
-    g.bench_function("floor: 2 verify + 11 X25519 + 2 keygen + Kyber encaps/decaps", |bn| {
-        bn.iter(|| {
-            for _ in 0..2 {
-                black_box(xeddsa::verify(&kp.public_key, &other.public_key.serialize(), &sig));
-            }
-            for _ in 0..11 {
-                black_box(kp.private_key.diffie_hellman(&other.public_key).unwrap());
-            }
-            for _ in 0..2 {
-                black_box(KeyPair::generate(&mut rng));
-            }
-            let (ct, _) = kem.public_key.encapsulate(&mut rng);
-            black_box(kem.secret_key.decapsulate(&ct).unwrap());
-        })
-    });
+    g.bench_function(
+        "floor: 2 verify + 11 X25519 + 2 keygen + Kyber encaps/decaps",
+        |bn| {
+            bn.iter(|| {
+                for _ in 0..2 {
+                    black_box(xeddsa::verify(
+                        &kp.public_key,
+                        &other.public_key.serialize(),
+                        &sig,
+                    ));
+                }
+                for _ in 0..11 {
+                    black_box(kp.private_key.diffie_hellman(&other.public_key).unwrap());
+                }
+                for _ in 0..2 {
+                    black_box(KeyPair::generate(&mut rng));
+                }
+                let (ct, _) = kem.public_key.encapsulate(&mut rng);
+                black_box(kem.secret_key.decapsulate(&ct).unwrap());
+            })
+        },
+    );
     g.finish();
 }
 
@@ -139,49 +206,66 @@ fn messages(c: &mut Criterion) {
             black_box(dec(&mut bob, &a, &m, &mut rng));
         })
     });
-    g.bench_function("100 B ping-pong (a DH ratchet step per message): encrypt + decrypt", |bn| {
-        let mut turn = false;
-        bn.iter(|| {
-            turn = !turn;
-            if turn {
-                let m = enc(&mut alice, &b, &[7; 100], &mut rng);
-                black_box(dec(&mut bob, &a, &m, &mut rng));
-            } else {
-                let m = enc(&mut bob, &a, &[7; 100], &mut rng);
-                black_box(dec(&mut alice, &b, &m, &mut rng));
-            }
-        })
-    });
-    g.bench_function("floor, symmetric: 4 HMAC + 4 HKDF + 2 MAC + AES-CBC 112 B enc/dec", |bn| {
-        use aes::Aes256;
-        use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit, block_padding::Pkcs7};
-        use hmac::{Hmac, KeyInit, Mac};
-        type H = Hmac<sha2::Sha256>;
-        let key = [9u8; 32];
-        let iv = [1u8; 16];
-        bn.iter(|| {
-            for i in 0..4u8 {
-                let mut m = <H as KeyInit>::new_from_slice(&key).unwrap();
-                m.update(&[i]);
-                black_box(m.finalize());
-            }
-            // Per side: the SPQR chain step (64 B out) and the message keys (80 B out).
-            for _ in 0..2 {
-                let mut okm = [0u8; 64];
-                hkdf::Hkdf::<sha2::Sha256>::new(Some(&[0; 32]), &key).expand(b"x", &mut okm).unwrap();
-                let mut okm = [0u8; 80];
-                hkdf::Hkdf::<sha2::Sha256>::new(Some(&key), &key).expand(b"y", &mut okm).unwrap();
-                black_box(okm);
-            }
-            for _ in 0..2 {
-                let mut m = <H as KeyInit>::new_from_slice(&key).unwrap();
-                m.update(&[0u8; 66 + 120]);
-                black_box(m.finalize());
-            }
-            let ct = cbc::Encryptor::<Aes256>::new(&key.into(), &iv.into()).encrypt_padded_vec::<Pkcs7>(&[7; 100]);
-            black_box(cbc::Decryptor::<Aes256>::new(&key.into(), &iv.into()).decrypt_padded_vec::<Pkcs7>(&ct).unwrap());
-        })
-    });
+    g.bench_function(
+        "100 B ping-pong (a DH ratchet step per message): encrypt + decrypt",
+        |bn| {
+            let mut turn = false;
+            bn.iter(|| {
+                turn = !turn;
+                if turn {
+                    let m = enc(&mut alice, &b, &[7; 100], &mut rng);
+                    black_box(dec(&mut bob, &a, &m, &mut rng));
+                } else {
+                    let m = enc(&mut bob, &a, &[7; 100], &mut rng);
+                    black_box(dec(&mut alice, &b, &m, &mut rng));
+                }
+            })
+        },
+    );
+    g.bench_function(
+        "floor, symmetric: 4 HMAC + 4 HKDF + 2 MAC + AES-CBC 112 B enc/dec",
+        |bn| {
+            use aes::Aes256;
+            use cbc::cipher::{
+                BlockModeDecrypt, BlockModeEncrypt, KeyIvInit, block_padding::Pkcs7,
+            };
+            use hmac::{Hmac, KeyInit, Mac};
+            type H = Hmac<sha2::Sha256>;
+            let key = [9u8; 32];
+            let iv = [1u8; 16];
+            bn.iter(|| {
+                for i in 0..4u8 {
+                    let mut m = <H as KeyInit>::new_from_slice(&key).unwrap();
+                    m.update(&[i]);
+                    black_box(m.finalize());
+                }
+                // Per side: the SPQR chain step (64 B out) and the message keys (80 B out).
+                for _ in 0..2 {
+                    let mut okm = [0u8; 64];
+                    hkdf::Hkdf::<sha2::Sha256>::new(Some(&[0; 32]), &key)
+                        .expand(b"x", &mut okm)
+                        .unwrap();
+                    let mut okm = [0u8; 80];
+                    hkdf::Hkdf::<sha2::Sha256>::new(Some(&key), &key)
+                        .expand(b"y", &mut okm)
+                        .unwrap();
+                    black_box(okm);
+                }
+                for _ in 0..2 {
+                    let mut m = <H as KeyInit>::new_from_slice(&key).unwrap();
+                    m.update(&[0u8; 66 + 120]);
+                    black_box(m.finalize());
+                }
+                let ct = cbc::Encryptor::<Aes256>::new(&key.into(), &iv.into())
+                    .encrypt_padded_vec::<Pkcs7>(&[7; 100]);
+                black_box(
+                    cbc::Decryptor::<Aes256>::new(&key.into(), &iv.into())
+                        .decrypt_padded_vec::<Pkcs7>(&ct)
+                        .unwrap(),
+                );
+            })
+        },
+    );
     let x = KeyPair::generate(&mut rng);
     let y = KeyPair::generate(&mut rng);
     g.bench_function("floor, ratchet step: keygen + 2 X25519", |bn| {

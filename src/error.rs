@@ -86,6 +86,9 @@ pub enum ProtocolError {
     PqRatchet,
     /// The session is too old to send on (unanswered for too long).
     SessionExpired,
+    /// A v3 (X3DH) bundle or prekey message reached a v4-only entry point. Use the
+    /// `legacy` entry points for peers that speak only v3.
+    LegacyRefused,
 }
 
 /// A caller bug: peer data never causes one.
@@ -175,6 +178,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::AddressMismatch => "addresses do not match",
             ProtocolError::PqRatchet => "post-quantum ratchet field invalid",
             ProtocolError::SessionExpired => "session expired",
+            ProtocolError::LegacyRefused => "X3DH (v3) refused by a v4-only entry point",
         })
     }
 }

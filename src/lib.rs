@@ -65,7 +65,8 @@ pub use ratchet::chain::{MAX_FORWARD_JUMP, MAX_RECEIVER_CHAINS, MAX_SKIPPED_KEYS
 #[cfg(feature = "alloc")]
 pub use session::{
     DEFAULT_MAX_ARCHIVED_SESSIONS, MAX_UNACKNOWLEDGED_SESSION_AGE_MS, SessionRecord, Timestamp,
-    decrypt_prekey_message, decrypt_signal_message, encrypt, process_prekey_bundle,
+    decrypt_legacy_prekey_message, decrypt_prekey_message, decrypt_signal_message, encrypt,
+    process_legacy_prekey_bundle, process_prekey_bundle,
 };
 #[cfg(feature = "alloc")]
 pub use wire::{CiphertextMessage, CiphertextMessageType, PreKeySignalMessage, SignalMessage};

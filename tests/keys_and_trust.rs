@@ -331,3 +331,82 @@ fn changed_identity_detected() {
             .unwrap()
     );
 }
+
+/// v3 only through the legacy entry points: a bundle stripped of its Kyber prekey, or a
+/// v3 prekey message, cannot downgrade a v4-only caller.
+#[test]
+fn x3dh_only_through_legacy_entry_points() {
+    let mut rng = rng(7);
+    let mut alice = Party::new("alice", 1, &mut rng);
+    let mut bob = Party::new("bob", 1, &mut rng);
+    let (a, b) = (alice.address.clone(), bob.address.clone());
+    let v3 = bob.bundle(true, true, &mut rng);
+    let v4 = bob.bundle(true, false, &mut rng);
+    let s = &mut alice.store;
+    assert_eq!(
+        process_prekey_bundle(
+            &v3,
+            &b,
+            &mut s.session_store,
+            &mut s.identity_store,
+            NOW,
+            &mut rng
+        ),
+        Err(Error::Protocol(ProtocolError::LegacyRefused))
+    );
+    assert_eq!(
+        process_legacy_prekey_bundle(
+            &v4,
+            &b,
+            &mut s.session_store,
+            &mut s.identity_store,
+            NOW,
+            &mut rng
+        ),
+        Err(Error::Misuse(MisuseError::InvalidArgument))
+    );
+    assert!(alice.record_bytes(&b).is_none());
+
+    // A v3 prekey message offered to the v4 entry point, and the reverse.
+    alice.start_session(&v3, &b, &mut rng);
+    let m3 = alice.encrypt(&b, b"v3", &mut rng);
+    let p3 = PreKeySignalMessage::deserialize(m3.serialize()).unwrap();
+    let before = bob.snapshot(&[&a]);
+    let st = &mut bob.store;
+    assert_eq!(
+        decrypt_prekey_message(
+            &p3,
+            &a,
+            &b,
+            &mut st.session_store,
+            &mut st.identity_store,
+            &mut st.pre_key_store,
+            &st.signed_pre_key_store,
+            &mut st.kyber_pre_key_store,
+            &mut rng
+        ),
+        Err(Error::Protocol(ProtocolError::LegacyRefused))
+    );
+    assert_eq!(before, bob.snapshot(&[&a]));
+    alice.start_session(&v4, &b, &mut rng);
+    let m4 = alice.encrypt(&b, b"v4", &mut rng);
+    let p4 = PreKeySignalMessage::deserialize(m4.serialize()).unwrap();
+    let st = &mut bob.store;
+    assert_eq!(
+        decrypt_legacy_prekey_message(
+            &p4,
+            &a,
+            &b,
+            &mut st.session_store,
+            &mut st.identity_store,
+            &mut st.pre_key_store,
+            &st.signed_pre_key_store,
+            &mut rng
+        ),
+        Err(Error::Protocol(ProtocolError::VersionMismatch))
+    );
+    assert_eq!(before, bob.snapshot(&[&a]));
+    // Through the right doors both work.
+    assert_eq!(bob.decrypt(&a, &m3, &mut rng).unwrap(), b"v3");
+    assert_eq!(bob.decrypt(&a, &m4, &mut rng).unwrap(), b"v4");
+}

@@ -127,17 +127,29 @@ fn simultaneous_initiation_all_orders() {
             }
             // Both answer before receiving the other's answer: each answer lands on the
             // receiver's archived session.
-            let wa: Vec<_> = (0..3).map(|i| alice.encrypt(&b, format!("wa{i}").as_bytes(), &mut rng)).collect();
-            let wb: Vec<_> = (0..3).map(|i| bob.encrypt(&a, format!("wb{i}").as_bytes(), &mut rng)).collect();
+            let wa: Vec<_> = (0..3)
+                .map(|i| alice.encrypt(&b, format!("wa{i}").as_bytes(), &mut rng))
+                .collect();
+            let wb: Vec<_> = (0..3)
+                .map(|i| bob.encrypt(&a, format!("wb{i}").as_bytes(), &mut rng))
+                .collect();
             let deliver_a_first = order & 2 == 0;
             for round in 0..2 {
                 if (round == 0) == deliver_a_first {
                     for (i, m) in wa.iter().enumerate() {
-                        assert_eq!(bob.decrypt(&a, m, &mut rng).unwrap(), format!("wa{i}").as_bytes(), "v3 {v3} order {order}");
+                        assert_eq!(
+                            bob.decrypt(&a, m, &mut rng).unwrap(),
+                            format!("wa{i}").as_bytes(),
+                            "v3 {v3} order {order}"
+                        );
                     }
                 } else {
                     for (i, m) in wb.iter().enumerate() {
-                        assert_eq!(alice.decrypt(&b, m, &mut rng).unwrap(), format!("wb{i}").as_bytes(), "v3 {v3} order {order}");
+                        assert_eq!(
+                            alice.decrypt(&b, m, &mut rng).unwrap(),
+                            format!("wb{i}").as_bytes(),
+                            "v3 {v3} order {order}"
+                        );
                     }
                 }
             }
@@ -145,10 +157,16 @@ fn simultaneous_initiation_all_orders() {
             for i in 0..3 {
                 let m = alice.encrypt(&b, format!("x{i}").as_bytes(), &mut rng);
                 assert_eq!(m.message_type(), CiphertextMessageType::Whisper);
-                assert_eq!(bob.decrypt(&a, &m, &mut rng).unwrap(), format!("x{i}").as_bytes());
+                assert_eq!(
+                    bob.decrypt(&a, &m, &mut rng).unwrap(),
+                    format!("x{i}").as_bytes()
+                );
                 let m = bob.encrypt(&a, format!("y{i}").as_bytes(), &mut rng);
                 assert_eq!(m.message_type(), CiphertextMessageType::Whisper);
-                assert_eq!(alice.decrypt(&b, &m, &mut rng).unwrap(), format!("y{i}").as_bytes());
+                assert_eq!(
+                    alice.decrypt(&b, &m, &mut rng).unwrap(),
+                    format!("y{i}").as_bytes()
+                );
             }
         }
     }
@@ -164,13 +182,21 @@ fn forged_identity_in_repeated_prekey_message_refused() {
     let m2 = alice.encrypt(&b, b"two", &mut rng);
     bob.decrypt(&a, &m1, &mut rng).unwrap();
     let bytes = m2.serialize().to_vec();
-    let real = *PreKeySignalMessage::deserialize(&bytes).unwrap().identity_key();
-    let pos = bytes.windows(33).position(|w| w == real.serialize()).unwrap();
+    let real = *PreKeySignalMessage::deserialize(&bytes)
+        .unwrap()
+        .identity_key();
+    let pos = bytes
+        .windows(33)
+        .position(|w| w == real.serialize())
+        .unwrap();
     let mallory = missive::IdentityKeyPair::generate(&mut rng);
     let mut forged = bytes.clone();
     forged[pos..pos + 33].copy_from_slice(&mallory.identity_key().serialize());
     let before = bob.snapshot(&[&a]);
-    assert!(bob.decrypt_bytes(&a, CiphertextMessageType::PreKey, &forged, &mut rng).is_err());
+    assert!(
+        bob.decrypt_bytes(&a, CiphertextMessageType::PreKey, &forged, &mut rng)
+            .is_err()
+    );
     assert_eq!(before, bob.snapshot(&[&a]));
     assert_eq!(bob.decrypt(&a, &m2, &mut rng).unwrap(), b"two");
 }

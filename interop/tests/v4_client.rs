@@ -222,6 +222,20 @@ fn simultaneous_initiation_converges() {
             assert_eq!(bob.decrypt(&from_alice).unwrap(), b"alice starts");
             assert_eq!(alice.decrypt(&from_bob).unwrap(), b"bob starts");
         }
+        // Both answer before hearing the other's answer: each answer lands on the
+        // session the receiver holds as archived, and must still decrypt.
+        let wa: Vec<_> = (0..3)
+            .map(|i| alice.encrypt(format!("wa{i}").as_bytes()))
+            .collect();
+        let wb: Vec<_> = (0..3)
+            .map(|i| bob.encrypt(format!("wb{i}").as_bytes()))
+            .collect();
+        for (i, m) in wb.iter().enumerate() {
+            assert_eq!(alice.decrypt(m).unwrap(), format!("wb{i}").as_bytes());
+        }
+        for (i, m) in wa.iter().enumerate() {
+            assert_eq!(bob.decrypt(m).unwrap(), format!("wa{i}").as_bytes());
+        }
         // Keep talking: every message decrypts, and both settle on whisper messages.
         for i in 0..6 {
             send(&mut alice, &mut bob, &format!("a{i}"));

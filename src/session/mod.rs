@@ -43,13 +43,49 @@ impl Timestamp {
     }
 }
 
-/// Starts a session with `remote` from its prekey bundle (we are the initiator).
+/// Starts a PQXDH (v4) session with `remote` from its prekey bundle (we are the
+/// initiator).
 ///
 /// Verifies both prekey signatures before anything else, checks that `remote`'s identity
-/// is trusted for sending, runs PQXDH (bundle with a Kyber prekey, v4) or X3DH (without,
-/// v3), and makes the new session current. The messages we send on it are prekey
-/// messages until the peer first answers.
+/// is trusted for sending, runs PQXDH and makes the new session current. The messages we
+/// send on it are prekey messages until the peer first answers.
+///
+/// A bundle without a Kyber prekey is refused with [`ProtocolError::LegacyRefused`]: a
+/// server that strips the Kyber prekey must not be able to downgrade the session to
+/// X3DH. For peers that speak only v3, use [`process_legacy_prekey_bundle`].
 pub fn process_prekey_bundle<R: CryptoRng + ?Sized>(
+    bundle: &PreKeyBundle,
+    remote: &ProtocolAddress,
+    session_store: &mut dyn SessionStore,
+    identity_store: &mut dyn IdentityKeyStore,
+    now: Timestamp,
+    rng: &mut R,
+) -> Result<(), Error> {
+    if bundle.kyber_pre_key().is_none() {
+        return Err(ProtocolError::LegacyRefused.into());
+    }
+    start_session(bundle, remote, session_store, identity_store, now, rng)
+}
+
+/// Starts an X3DH (v3) session from a bundle without a Kyber prekey, for legacy peers
+/// (libsignal-node, WhatsApp-lineage and OMEMO clients). No post-quantum protection.
+/// A bundle that has a Kyber prekey belongs to [`process_prekey_bundle`] and is refused
+/// here with [`MisuseError::InvalidArgument`](crate::MisuseError::InvalidArgument).
+pub fn process_legacy_prekey_bundle<R: CryptoRng + ?Sized>(
+    bundle: &PreKeyBundle,
+    remote: &ProtocolAddress,
+    session_store: &mut dyn SessionStore,
+    identity_store: &mut dyn IdentityKeyStore,
+    now: Timestamp,
+    rng: &mut R,
+) -> Result<(), Error> {
+    if bundle.kyber_pre_key().is_some() {
+        return Err(crate::MisuseError::InvalidArgument.into());
+    }
+    start_session(bundle, remote, session_store, identity_store, now, rng)
+}
+
+fn start_session<R: CryptoRng + ?Sized>(
     bundle: &PreKeyBundle,
     remote: &ProtocolAddress,
     session_store: &mut dyn SessionStore,
@@ -229,8 +265,97 @@ fn decrypt_with_record<R: CryptoRng + ?Sized>(
 /// the Kyber prekey is marked used (last-resort keys refuse a triple seen before), the
 /// one-time prekey deleted, the identity saved and the record stored with the new
 /// session current.
+///
+/// Only v4 (PQXDH) prekey messages are accepted; a v3 one is refused with
+/// [`ProtocolError::LegacyRefused`], as libsignal-client does. For legacy peers use
+/// [`decrypt_legacy_prekey_message`].
 #[allow(clippy::too_many_arguments)]
 pub fn decrypt_prekey_message<R: CryptoRng + ?Sized>(
+    message: &PreKeySignalMessage,
+    remote: &ProtocolAddress,
+    local: &ProtocolAddress,
+    session_store: &mut dyn SessionStore,
+    identity_store: &mut dyn IdentityKeyStore,
+    pre_key_store: &mut dyn PreKeyStore,
+    signed_pre_key_store: &dyn SignedPreKeyStore,
+    kyber_pre_key_store: &mut dyn KyberPreKeyStore,
+    rng: &mut R,
+) -> Result<Vec<u8>, Error> {
+    if message.message_version() != VERSION_PQXDH {
+        return Err(ProtocolError::LegacyRefused.into());
+    }
+    accept_prekey_message(
+        message,
+        remote,
+        local,
+        session_store,
+        identity_store,
+        pre_key_store,
+        signed_pre_key_store,
+        kyber_pre_key_store,
+        rng,
+    )
+}
+
+/// Decrypts a v3 (X3DH) [`PreKeySignalMessage`] from a legacy peer; everything else is as
+/// [`decrypt_prekey_message`]. A v4 message is refused with
+/// [`ProtocolError::VersionMismatch`] (use [`decrypt_prekey_message`]). v3 prekey
+/// messages use no Kyber prekey, so there is no Kyber store here.
+#[allow(clippy::too_many_arguments)]
+pub fn decrypt_legacy_prekey_message<R: CryptoRng + ?Sized>(
+    message: &PreKeySignalMessage,
+    remote: &ProtocolAddress,
+    local: &ProtocolAddress,
+    session_store: &mut dyn SessionStore,
+    identity_store: &mut dyn IdentityKeyStore,
+    pre_key_store: &mut dyn PreKeyStore,
+    signed_pre_key_store: &dyn SignedPreKeyStore,
+    rng: &mut R,
+) -> Result<Vec<u8>, Error> {
+    if message.message_version() != VERSION_X3DH {
+        return Err(ProtocolError::VersionMismatch.into());
+    }
+    accept_prekey_message(
+        message,
+        remote,
+        local,
+        session_store,
+        identity_store,
+        pre_key_store,
+        signed_pre_key_store,
+        &mut NoKyberPreKeys,
+        rng,
+    )
+}
+
+/// The Kyber store of a v3 exchange: there is none.
+struct NoKyberPreKeys;
+
+impl KyberPreKeyStore for NoKyberPreKeys {
+    fn kyber_pre_key(
+        &self,
+        _: KyberPreKeyId,
+    ) -> Result<Option<crate::keys::KyberPreKeyRecord>, crate::StoreError> {
+        Ok(None)
+    }
+    fn save_kyber_pre_key(
+        &mut self,
+        _: &crate::keys::KyberPreKeyRecord,
+    ) -> Result<(), crate::StoreError> {
+        Err(crate::StoreError::Write)
+    }
+    fn mark_kyber_pre_key_used(
+        &mut self,
+        _: KyberPreKeyId,
+        _: SignedPreKeyId,
+        _: &crate::crypto::PublicKey,
+    ) -> Result<(), Error> {
+        Err(ProtocolError::UnknownKyberPreKey.into())
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn accept_prekey_message<R: CryptoRng + ?Sized>(
     message: &PreKeySignalMessage,
     remote: &ProtocolAddress,
     local: &ProtocolAddress,

@@ -87,7 +87,12 @@ impl Party {
         remote: &ProtocolAddress,
         rng: &mut ChaCha20Rng,
     ) {
-        process_prekey_bundle(
+        let start = if bundle.kyber_pre_key().is_some() {
+            process_prekey_bundle
+        } else {
+            process_legacy_prekey_bundle
+        };
+        start(
             bundle,
             remote,
             &mut self.store.session_store,
@@ -135,6 +140,18 @@ impl Party {
         match kind {
             CiphertextMessageType::PreKey => {
                 let m = PreKeySignalMessage::deserialize(bytes)?;
+                if m.message_version() == 3 {
+                    return decrypt_legacy_prekey_message(
+                        &m,
+                        remote,
+                        &self.address,
+                        &mut self.store.session_store,
+                        &mut self.store.identity_store,
+                        &mut self.store.pre_key_store,
+                        &self.store.signed_pre_key_store,
+                        rng,
+                    );
+                }
                 decrypt_prekey_message(
                     &m,
                     remote,

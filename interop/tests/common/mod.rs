@@ -101,7 +101,12 @@ impl MissiveParty {
 
     pub fn process_bundle(&mut self, bundle: &Bundle) -> Result<(), Error> {
         let b = to_missive_bundle(bundle);
-        process_prekey_bundle(
+        let start = if b.kyber_pre_key().is_some() {
+            process_prekey_bundle
+        } else {
+            process_legacy_prekey_bundle
+        };
+        start(
             &b,
             &self.remote,
             &mut self.store.session_store,
@@ -130,6 +135,18 @@ impl MissiveParty {
     pub fn try_decrypt(&mut self, msg: &Wire) -> Result<Vec<u8>, Error> {
         if msg.is_prekey() {
             let m = PreKeySignalMessage::deserialize(&msg.body)?;
+            if m.message_version() == 3 {
+                return decrypt_legacy_prekey_message(
+                    &m,
+                    &self.remote,
+                    &self.address,
+                    &mut self.store.session_store,
+                    &mut self.store.identity_store,
+                    &mut self.store.pre_key_store,
+                    &self.store.signed_pre_key_store,
+                    &mut self.rng,
+                );
+            }
             decrypt_prekey_message(
                 &m,
                 &self.remote,
