@@ -410,3 +410,48 @@ fn x3dh_only_through_legacy_entry_points() {
     assert_eq!(bob.decrypt(&a, &m3, &mut rng).unwrap(), b"v3");
     assert_eq!(bob.decrypt(&a, &m4, &mut rng).unwrap(), b"v4");
 }
+
+#[test]
+fn mismatched_kyber_record_refused_and_triples_pruned() {
+    let mut rng = rng(8);
+    let identity = IdentityKeyPair::generate(&mut rng);
+    let a = KyberPreKeyRecord::generate(
+        KemKeyType::Kyber1024,
+        KyberPreKeyId(1),
+        0,
+        true,
+        &identity,
+        &mut rng,
+    );
+    let b = KyberPreKeyRecord::generate(
+        KemKeyType::Kyber1024,
+        KyberPreKeyId(1),
+        0,
+        true,
+        &identity,
+        &mut rng,
+    );
+    assert!(a.secret_key().matches(a.public_key()));
+    assert!(!a.secret_key().matches(b.public_key()));
+    // Splice b's public key into a's record.
+    let mut bytes = a.serialize().to_vec();
+    let pa = a.public_key().serialize();
+    let pos = bytes.windows(pa.len()).position(|w| w == pa).unwrap();
+    bytes[pos..pos + pa.len()].copy_from_slice(&b.public_key().serialize());
+    assert_eq!(
+        KyberPreKeyRecord::deserialize(&bytes).err(),
+        Some(DecodeError::InvalidKey)
+    );
+
+    let mut store = missive::store::memory::InMemKyberPreKeyStore::new();
+    store.save_kyber_pre_key(&a).unwrap();
+    for i in 0..5u8 {
+        store
+            .mark_kyber_pre_key_used(a.id(), SignedPreKeyId(1), &PublicKey::from_u_bytes([i; 32]))
+            .unwrap();
+    }
+    assert_eq!(store.used_triples(), 5);
+    store.remove_kyber_pre_key(a.id());
+    assert_eq!(store.used_triples(), 0);
+    assert!(store.is_empty());
+}

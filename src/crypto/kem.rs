@@ -163,6 +163,16 @@ impl KemSecretKey {
         self.key_type
     }
 
+    /// Whether `public` is the public key embedded in this secret key (both KEMs store
+    /// it at bytes 1536..3104: `CPA secret (1536) ‖ public (1568) ‖ H(public) ‖ z`).
+    pub fn matches(&self, public: &KemPublicKey) -> bool {
+        self.key_type == public.key_type
+            && self
+                .raw
+                .get(1536..1536 + PUBLIC_KEY_LEN)
+                .is_some_and(|embedded| embedded == public.raw.as_slice())
+    }
+
     /// Decapsulates `ct`. A ciphertext of another KEM type is an error; a corrupted
     /// ciphertext of the right type yields an unrelated secret (implicit rejection), which
     /// the first MAC check then catches.

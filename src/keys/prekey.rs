@@ -311,7 +311,7 @@ impl KyberPreKeyRecord {
         }
         let public_key = public.ok_or(DecodeError::MissingField)?;
         let secret_key = secret.ok_or(DecodeError::MissingField)?;
-        if public_key.key_type() != secret_key.key_type() {
+        if !secret_key.matches(&public_key) {
             return Err(DecodeError::InvalidKey);
         }
         Ok(KyberPreKeyRecord {

@@ -348,12 +348,19 @@ fn decode_chain(bytes: &[u8]) -> Result<ReceiverChain, DecodeError> {
             _ => return Err(DecodeError::Malformed),
         }
     }
+    let index = idx.ok_or(DecodeError::MissingField)?;
+    // Skipped counters are strictly increasing and behind the chain: what the ratchet
+    // writes, and what its lookups assume.
+    let mut prev = None;
+    for (c, _) in &skipped {
+        if *c >= index || prev.is_some_and(|p| p >= *c) {
+            return Err(DecodeError::Malformed);
+        }
+        prev = Some(*c);
+    }
     Ok(ReceiverChain {
         ratchet_key: rk.ok_or(DecodeError::MissingField)?,
-        chain_key: ChainKey::new(
-            ck.ok_or(DecodeError::MissingField)?,
-            idx.ok_or(DecodeError::MissingField)?,
-        ),
+        chain_key: ChainKey::new(ck.ok_or(DecodeError::MissingField)?, index),
         skipped,
     })
 }

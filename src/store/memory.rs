@@ -173,6 +173,17 @@ impl InMemKyberPreKeyStore {
     pub fn len(&self) -> usize {
         self.keys.len()
     }
+    /// Deletes a Kyber prekey (e.g. a last-resort key after rotation) and forgets the
+    /// triples it was used with: they can never match again, and this is what keeps the
+    /// remembered set from growing without bound.
+    pub fn remove_kyber_pre_key(&mut self, id: KyberPreKeyId) {
+        self.keys.remove(&id);
+        self.used.retain(|(k, _, _)| *k != id.0);
+    }
+    /// How many (Kyber id, signed prekey id, base key) triples are remembered.
+    pub fn used_triples(&self) -> usize {
+        self.used.len()
+    }
     /// Whether the store is empty.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
