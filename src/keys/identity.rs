@@ -56,6 +56,20 @@ impl From<PublicKey> for IdentityKey {
 }
 
 /// A party's identity key pair. The private half is zeroized on drop and never printed.
+///
+/// ```
+/// use missive::IdentityKeyPair;
+/// use rand_core::SeedableRng;
+/// let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+/// let me = IdentityKeyPair::generate(&mut rng);
+/// let sig = me.sign(b"a message", &mut rng);
+/// assert!(me.identity_key().verify_signature(b"a message", &sig));
+/// // Stored as versioned bytes (zeroized when dropped) and read back.
+/// let stored = me.serialize();
+/// let back = IdentityKeyPair::deserialize(&stored).unwrap();
+/// assert_eq!(back.identity_key(), me.identity_key());
+/// assert_eq!(format!("{me:?}").contains("IdentityKeyPair"), true);
+/// ```
 #[derive(Clone)]
 pub struct IdentityKeyPair {
     identity_key: IdentityKey,

@@ -43,6 +43,19 @@ pub const MAX_ARCHIVED_SESSIONS_LIMIT: usize = 1_000;
 const RECORD_FORMAT_V1: u8 = 1;
 
 /// All sessions with one peer device: the current one and archived ones, newest first.
+///
+/// Apps persist it with [`SessionRecord::serialize`] (the bytes hold secrets: keep them
+/// encrypted at rest) and read it back with [`SessionRecord::deserialize`], which refuses
+/// any damaged or truncated record.
+///
+/// ```
+/// use missive::SessionRecord;
+/// let empty = SessionRecord::new();
+/// let bytes = empty.serialize();
+/// let back = SessionRecord::deserialize(&bytes).unwrap();
+/// assert!(!back.has_current_session());
+/// assert!(SessionRecord::deserialize(&bytes[..1]).is_err());
+/// ```
 #[derive(Clone, Default)]
 pub struct SessionRecord {
     pub(crate) current: Option<SessionState>,
