@@ -2,10 +2,10 @@
 
 use alloc::vec::Vec;
 
-use super::{IdentityKey, KyberPreKeyId, PreKeyId, RECORD_FORMAT_V1, SignedPreKeyId};
+use super::{IdentityKey, KyberPreKeyId, PreKeyId, SignedPreKeyId};
 use crate::crypto::{KemPublicKey, PublicKey};
 use crate::error::DecodeError;
-use crate::wire::proto::{Reader, put_bytes, put_uint};
+use crate::wire::proto::{RECORD_FORMAT_V1, open_record, put_bytes, put_uint};
 
 /// A published prekey bundle. With a Kyber prekey it starts a PQXDH (v4) session; without
 /// one, an X3DH (v3) session for legacy peers.
@@ -112,11 +112,7 @@ impl PreKeyBundle {
 
     /// Parses [`PreKeyBundle::serialize`]'s output.
     pub fn deserialize(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let (&v, rest) = bytes.split_first().ok_or(DecodeError::Truncated)?;
-        if v != RECORD_FORMAT_V1 {
-            return Err(DecodeError::UnknownVersion);
-        }
-        let mut r = Reader::new(rest);
+        let mut r = open_record(bytes)?;
         let (mut reg, mut dev, mut pk_id, mut pk) = (None, None, None, None);
         let (mut spk_id, mut spk, mut spk_sig, mut ik) = (None, None, None, None);
         let (mut kid, mut kpk, mut ksig) = (None, None, None);

@@ -120,7 +120,7 @@ impl IdentityKeyPair {
     pub fn serialize(&self) -> Zeroizing<alloc::vec::Vec<u8>> {
         use crate::wire::proto::put_bytes;
         let mut out = Zeroizing::new(alloc::vec::Vec::with_capacity(72));
-        out.push(super::RECORD_FORMAT_V1);
+        out.push(crate::wire::proto::RECORD_FORMAT_V1);
         put_bytes(&mut out, 1, &self.identity_key.serialize());
         put_bytes(&mut out, 2, self.private_key.to_bytes().as_ref());
         out
@@ -129,12 +129,7 @@ impl IdentityKeyPair {
     /// Parses [`IdentityKeyPair::serialize`]'s output; the public key must match.
     #[cfg(feature = "alloc")]
     pub fn deserialize(bytes: &[u8]) -> Result<Self, DecodeError> {
-        use crate::wire::proto::Reader;
-        let (&v, rest) = bytes.split_first().ok_or(DecodeError::Truncated)?;
-        if v != super::RECORD_FORMAT_V1 {
-            return Err(DecodeError::UnknownVersion);
-        }
-        let mut r = Reader::new(rest);
+        let mut r = crate::wire::proto::open_record(bytes)?;
         let (mut public, mut private) = (None, None);
         while let Some((n, value)) = r.field()? {
             match n {

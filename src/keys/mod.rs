@@ -19,8 +19,5 @@ pub use prekey::{
     KyberPreKeyId, KyberPreKeyRecord, PreKeyId, PreKeyRecord, SignedPreKeyId, SignedPreKeyRecord,
 };
 
-/// The first byte of every serialized key record.
-pub(crate) const RECORD_FORMAT_V1: u8 = 1;
-
 /// Length of an XEdDSA signature.
 pub const SIGNATURE_LEN: usize = 64;

@@ -7,12 +7,12 @@ use core::fmt;
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
-use super::{IdentityKeyPair, RECORD_FORMAT_V1, SIGNATURE_LEN};
+use super::{IdentityKeyPair, SIGNATURE_LEN};
 use crate::crypto::{
     KemKeyPair, KemKeyType, KemPublicKey, KemSecretKey, KeyPair, PrivateKey, PublicKey,
 };
 use crate::error::DecodeError;
-use crate::wire::proto::{Reader, put_bytes, put_uint};
+use crate::wire::proto::{RECORD_FORMAT_V1, open_record, put_bytes, put_uint};
 
 macro_rules! id_type {
     ($(#[$m:meta])* $name:ident) => {
@@ -44,14 +44,6 @@ id_type!(
     /// The id of a Kyber prekey.
     KyberPreKeyId
 );
-
-fn open(bytes: &[u8]) -> Result<Reader<'_>, DecodeError> {
-    let (&v, rest) = bytes.split_first().ok_or(DecodeError::Truncated)?;
-    if v != RECORD_FORMAT_V1 {
-        return Err(DecodeError::UnknownVersion);
-    }
-    Ok(Reader::new(rest))
-}
 
 fn ec_pair(public: Option<PublicKey>, private: Option<PrivateKey>) -> Result<KeyPair, DecodeError> {
     let pair = KeyPair::from_private(private.ok_or(DecodeError::MissingField)?);
@@ -105,7 +97,7 @@ impl PreKeyRecord {
 
     /// Parses [`PreKeyRecord::serialize`]'s output.
     pub fn deserialize(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = open(bytes)?;
+        let mut r = open_record(bytes)?;
         let (mut id, mut public, mut private) = (None, None, None);
         while let Some((n, v)) = r.field()? {
             match n {
@@ -192,7 +184,7 @@ impl SignedPreKeyRecord {
 
     /// Parses [`SignedPreKeyRecord::serialize`]'s output.
     pub fn deserialize(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = open(bytes)?;
+        let mut r = open_record(bytes)?;
         let (mut id, mut ts, mut public, mut private, mut sig) = (None, None, None, None, None);
         while let Some((n, v)) = r.field()? {
             match n {
@@ -295,7 +287,7 @@ impl KyberPreKeyRecord {
 
     /// Parses [`KyberPreKeyRecord::serialize`]'s output.
     pub fn deserialize(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = open(bytes)?;
+        let mut r = open_record(bytes)?;
         let (mut id, mut ts, mut public, mut secret, mut sig, mut lr) =
             (None, None, None, None, None, None);
         while let Some((n, v)) = r.field()? {

@@ -29,7 +29,7 @@ use crate::keys::{IdentityKey, KyberPreKeyId, PreKeyId, SignedPreKeyId};
 use crate::ratchet::chain::{MAX_RECEIVER_CHAINS, MAX_SKIPPED_KEYS_PER_CHAIN, ReceiverChain};
 use crate::ratchet::keys::{ChainKey, MessageSeed, RootKey};
 use crate::ratchet::spqr::SpqrState;
-use crate::wire::proto::{Reader, put_bytes, put_nested, put_uint};
+use crate::wire::proto::{RECORD_FORMAT_V1, Reader, open_record, put_bytes, put_nested, put_uint};
 use crate::wire::{VERSION_PQXDH, VERSION_X3DH};
 
 /// Archived sessions kept per record by default (libsignal's value): enough for the
@@ -39,8 +39,6 @@ pub const DEFAULT_MAX_ARCHIVED_SESSIONS: usize = 40;
 /// The largest number of archived sessions a serialized record may hold, whatever the
 /// store's setting: a bound on what a corrupted or hostile record can make us allocate.
 pub const MAX_ARCHIVED_SESSIONS_LIMIT: usize = 1_000;
-
-const RECORD_FORMAT_V1: u8 = 1;
 
 /// All sessions with one peer device: the current one and archived ones, newest first.
 ///
@@ -167,11 +165,7 @@ impl SessionRecord {
 
     /// Parses [`SessionRecord::serialize`]'s output.
     pub fn deserialize(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let (&v, rest) = bytes.split_first().ok_or(DecodeError::Truncated)?;
-        if v != RECORD_FORMAT_V1 {
-            return Err(DecodeError::UnknownVersion);
-        }
-        let mut r = Reader::new(rest);
+        let mut r = open_record(bytes)?;
         let mut rec = SessionRecord::default();
         let mut count = None;
         while let Some((n, value)) = r.field()? {

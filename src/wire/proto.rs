@@ -28,6 +28,18 @@ pub(crate) enum Value<'a> {
     Fixed,
 }
 
+/// The first byte of every record missive serializes (keys, bundles, sessions).
+pub(crate) const RECORD_FORMAT_V1: u8 = 1;
+
+/// Checks a record's format byte and returns a reader over the protobuf after it.
+pub(crate) fn open_record(bytes: &[u8]) -> Result<Reader<'_>, DecodeError> {
+    let (&v, rest) = bytes.split_first().ok_or(DecodeError::Truncated)?;
+    if v != RECORD_FORMAT_V1 {
+        return Err(DecodeError::UnknownVersion);
+    }
+    Ok(Reader::new(rest))
+}
+
 /// A borrowing protobuf reader.
 pub(crate) struct Reader<'a> {
     buf: &'a [u8],
