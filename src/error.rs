@@ -4,6 +4,9 @@
 //! * [`ProtocolError`]: the peer misbehaved or the message does not fit the state.
 //! * [`MisuseError`]: a caller bug; peer data can never cause one.
 //! * [`StoreError`]: the caller's store failed.
+//! * [`FingerprintError`]: a scanned safety number does not match ours. Unlike a
+//!   protocol error this is an answer the app must show the user, so it is a family of
+//!   its own.
 //!
 //! Every failure to authenticate or decrypt a message is reported as
 //! [`ProtocolError::DecryptionFailed`], with no hint of which check failed.
@@ -23,6 +26,8 @@ pub enum Error {
     Misuse(MisuseError),
     /// A store callback failed.
     Store(StoreError),
+    /// A scanned safety number does not match.
+    Fingerprint(FingerprintError),
 }
 
 /// Input bytes could not be decoded.
@@ -111,6 +116,25 @@ pub enum StoreError {
     Write,
 }
 
+/// A scanned safety number (scannable fingerprint) does not match ours.
+///
+/// The two cases call for different words to the user: a version mismatch says nothing
+/// about the identities (one side should update), an identity mismatch means the keys
+/// or ids differ and the contact must not be marked verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FingerprintError {
+    /// The scanned fingerprint was made for another fingerprint version.
+    VersionMismatch {
+        /// Our version.
+        ours: u32,
+        /// The version in the scanned fingerprint.
+        theirs: u32,
+    },
+    /// Same version, but it was made from other identity keys or stable ids.
+    IdentityMismatch,
+}
+
 impl From<DecodeError> for Error {
     fn from(e: DecodeError) -> Self {
         Error::Decode(e)
@@ -132,6 +156,12 @@ impl From<StoreError> for Error {
     }
 }
 
+impl From<FingerprintError> for Error {
+    fn from(e: FingerprintError) -> Self {
+        Error::Fingerprint(e)
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -139,6 +169,7 @@ impl fmt::Display for Error {
             Error::Protocol(e) => write!(f, "protocol error: {e}"),
             Error::Misuse(e) => write!(f, "API misuse: {e}"),
             Error::Store(e) => write!(f, "store error: {e}"),
+            Error::Fingerprint(e) => write!(f, "safety number mismatch: {e}"),
         }
     }
 }
@@ -198,6 +229,17 @@ impl fmt::Display for StoreError {
             StoreError::Read => "store read failed",
             StoreError::Write => "store write failed",
         })
+    }
+}
+
+impl fmt::Display for FingerprintError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FingerprintError::VersionMismatch { ours, theirs } => {
+                write!(f, "fingerprint version {theirs}, expected {ours}")
+            }
+            FingerprintError::IdentityMismatch => f.write_str("different identities"),
+        }
     }
 }
 

@@ -87,10 +87,11 @@ extern crate alloc;
 pub mod crypto;
 mod error;
 
-pub use error::{DecodeError, Error, MisuseError, ProtocolError, StoreError};
+pub use error::{DecodeError, Error, FingerprintError, MisuseError, ProtocolError, StoreError};
 
 #[cfg(feature = "alloc")]
 mod address;
+pub mod fingerprint;
 #[cfg(feature = "alloc")]
 mod handshake;
 pub mod keys;
@@ -104,6 +105,7 @@ pub mod wire;
 
 #[cfg(feature = "alloc")]
 pub use address::ProtocolAddress;
+pub use fingerprint::{DisplayableFingerprint, Fingerprint, ScannableFingerprint};
 pub use keys::{IdentityKey, IdentityKeyPair};
 #[cfg(feature = "alloc")]
 pub use keys::{

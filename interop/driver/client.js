@@ -59,6 +59,9 @@
 //       sender_identity, receiver_identity, pq_ratchet?} -> {body}
 //   fingerprint {iterations, version, local_id, local_key, remote_id, remote_key}
 //       -> {displayable, scannable}
+//   fingerprint_compare {ours, theirs} -> {matches}
+//       ScannableFingerprint.compare: `ours` is this side's scannable encoding, `theirs`
+//       the scanned one (any bytes); a version mismatch or unparsable input is an error
 //   wire_fields {body, kind?: "signal"|"prekey"|"sender_key"|"sender_key_distribution"}
 //       -> {version, fields: [{field, wire, value}], trailer}   (driver's own decoder)
 //   decode_spqr {pq_ratchet} -> {prefix, epoch, index, type_byte, type, chunk_index?, chunk?, trailing, length}
@@ -96,6 +99,7 @@ const {
   SenderKeyRecord,
   SenderKeyDistributionMessage,
   Fingerprint,
+  ScannableFingerprint,
   IdentityChange,
   ErrorCode,
 } = SignalClient;
@@ -635,6 +639,12 @@ const handlers = {
       scannable: hex(f.scannableFingerprint().toBuffer()),
     };
   },
+
+  fingerprint_compare: (a) => ({
+    matches: ScannableFingerprint._fromBuffer(bytes(a, 'ours')).compare(
+      ScannableFingerprint._fromBuffer(bytes(a, 'theirs')),
+    ),
+  }),
 
   wire_fields: (a) => wireFields(a),
 

@@ -391,6 +391,40 @@ impl Peer {
         Ok((get_bytes(&r, "public")?, get_bytes(&r, "secret")?))
     }
 
+    /// libsignal-client's `Fingerprint.new(iterations, version, ...)`: the 60 displayable
+    /// digits and the scannable encoding (libsignal-client only). Keys are serialized
+    /// (33 bytes).
+    pub fn fingerprint(
+        &mut self,
+        iterations: u32,
+        version: u32,
+        local: (&[u8], &[u8]),
+        remote: (&[u8], &[u8]),
+    ) -> Result<(String, Vec<u8>), PeerError> {
+        let r = self.call(
+            "fingerprint",
+            json!({"iterations": iterations, "version": version,
+                   "local_id": hex::encode(local.0), "local_key": hex::encode(local.1),
+                   "remote_id": hex::encode(remote.0), "remote_key": hex::encode(remote.1)}),
+        )?;
+        let digits = r
+            .get("displayable")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("missing 'displayable'"))?;
+        Ok((digits.to_owned(), get_bytes(&r, "scannable")?))
+    }
+
+    /// libsignal-client's `ScannableFingerprint.compare`: whether `theirs` (scanned bytes)
+    /// matches `ours` (libsignal-client only). A version mismatch or unparsable bytes are
+    /// [`PeerError::Rejected`].
+    pub fn fingerprint_compare(&mut self, ours: &[u8], theirs: &[u8]) -> Result<bool, PeerError> {
+        let r = self.call(
+            "fingerprint_compare",
+            json!({"ours": hex::encode(ours), "theirs": hex::encode(theirs)}),
+        )?;
+        get_bool(&r, "matches")
+    }
+
     /// libsignal-client's parse of a serialized `SignalMessage` (libsignal-client only).
     pub fn parse_signal_message(&mut self, body: &[u8]) -> Result<SignalMessageInfo, PeerError> {
         let r = self.call("parse_signal_message", json!({"body": hex::encode(body)}))?;

@@ -34,7 +34,8 @@ mod never {
     static ALLOC: NeverAlloc = NeverAlloc;
 }
 
-/// Pulls the parsers, XEdDSA and (with `alloc`) the session code into the link.
+/// Pulls the parsers, XEdDSA, safety numbers and (with `alloc`) the session code into the
+/// link.
 #[unsafe(no_mangle)]
 pub extern "C" fn missive_nostd_smoke(input: *const u8, len: usize) -> u32 {
     // SAFETY: the caller passes a valid buffer; nothing calls this in practice.
@@ -43,6 +44,12 @@ pub extern "C" fn missive_nostd_smoke(input: *const u8, len: usize) -> u32 {
     if let Ok(k) = missive::crypto::PublicKey::deserialize(bytes.get(..33).unwrap_or(&[])) {
         if missive::crypto::xeddsa::verify(&k, bytes, &[0u8; 64]) {
             score += 1;
+        }
+        let key = missive::IdentityKey::new(k);
+        if let Ok(f) = missive::Fingerprint::new(2, 2, bytes, &key, b"", &key) {
+            if f.scannable().compare_serialized(bytes).is_ok() {
+                score += 16;
+            }
         }
     }
     #[cfg(feature = "alloc")]
