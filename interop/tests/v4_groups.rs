@@ -256,6 +256,59 @@ fn forward_jump_at_the_limit_and_one_past_both_ways() {
 }
 
 #[test]
+fn stored_keys_at_the_limit_and_one_past_both_ways() {
+    let mut peer = client();
+    let max = MAX_SENDER_MESSAGE_KEYS as u32;
+    // A jump over `skip` iterations, then the oldest skipped message (iteration 0): kept
+    // at 2,000 skipped keys, dropped at 2,001. Both receivers agree.
+    for (i, (skip, kept)) in [(max, true), (max + 1, false)].into_iter().enumerate() {
+        let sender = format!("s{i}");
+        peer.new_party(&sender, &sender, 1).unwrap();
+        let s = ProtocolAddress::new(&sender, 1);
+        let d = peer.sk_distribution(&sender, GROUP).unwrap();
+        let mut bob = Member::new("bob", 2, 20 + i as u64);
+        bob.process(&s, &d);
+        let first = peer.group_encrypt(&sender, GROUP, b"oldest").unwrap();
+        peer.group_encrypt_discard(&sender, GROUP, skip - 1)
+            .unwrap();
+        let newest = peer.group_encrypt(&sender, GROUP, b"newest").unwrap();
+        assert_eq!(
+            SenderKeyMessage::deserialize(&newest).unwrap().iteration(),
+            skip
+        );
+        assert_eq!(bob.recv(&s, &newest).unwrap(), b"newest");
+        let r = bob.recv(&s, &first);
+        if kept {
+            assert_eq!(r.unwrap(), b"oldest");
+        } else {
+            assert_eq!(r, Err(Error::Protocol(ProtocolError::DuplicateMessage)));
+        }
+
+        let mut alice = Member::new(&format!("m{i}"), 1, 30 + i as u64);
+        let name = alice.address.name().to_owned();
+        let receiver = format!("r{i}");
+        peer.new_party(&receiver, &receiver, 2).unwrap();
+        peer.sk_process(&receiver, &name, 1, &alice.distribution())
+            .unwrap();
+        let first = alice.send(b"oldest");
+        for _ in 1..skip {
+            alice.send(b"");
+        }
+        let newest = alice.send(b"newest");
+        assert_eq!(
+            peer.group_decrypt(&receiver, &name, 1, &newest).unwrap(),
+            b"newest"
+        );
+        let r = peer.group_decrypt(&receiver, &name, 1, &first);
+        if kept {
+            assert_eq!(r.unwrap(), b"oldest");
+        } else {
+            assert!(is_code(&r.unwrap_err(), "DuplicatedMessage"));
+        }
+    }
+}
+
+#[test]
 fn rotation_with_messages_in_flight_both_ways() {
     let mut peer = client();
     // missive rotates; libsignal-client receives the late messages after the new chain.
