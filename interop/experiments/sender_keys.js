@@ -553,10 +553,7 @@ async function edges() {
     for (let n = start; n <= Math.min(start + 1, top); n++) res.push(`${n}: ${show(await g.decrypt(await c.message(n)))}`);
     console.log(`  distribution at iteration ${start}: ${show(p)}; ${res.join('; ')}`);
   }
-  // The peer's own sender at the top of the counter.
-  const kp = await peer.call('generate_keypair');
   peer.close();
-  void kp;
 }
 
 const parts = { wire, receive, limits, window, states, tamper, edges };
