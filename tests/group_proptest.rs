@@ -13,12 +13,28 @@ use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
 enum Action {
-    Send { who: usize },
-    Deliver { to: usize, pick: usize },
-    Drop { to: usize, pick: usize },
-    Replay { to: usize, pick: usize },
-    Rotate { who: usize, leave_out: Option<usize> },
-    Backlog { to: usize },
+    Send {
+        who: usize,
+    },
+    Deliver {
+        to: usize,
+        pick: usize,
+    },
+    Drop {
+        to: usize,
+        pick: usize,
+    },
+    Replay {
+        to: usize,
+        pick: usize,
+    },
+    Rotate {
+        who: usize,
+        leave_out: Option<usize>,
+    },
+    Backlog {
+        to: usize,
+    },
 }
 
 fn action() -> impl Strategy<Value = Action> {
