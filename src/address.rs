@@ -48,7 +48,7 @@ impl ProtocolAddress {
 }
 
 /// Parses the canonical 8-4-4-4-12 hex form (either case) into 16 bytes.
-fn parse_uuid(s: &str, out: &mut [u8]) -> Option<()> {
+pub(crate) fn parse_uuid(s: &str, out: &mut [u8]) -> Option<()> {
     let b = s.as_bytes();
     if b.len() != 36 || out.len() != 16 {
         return None;

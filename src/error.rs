@@ -60,13 +60,14 @@ pub enum ProtocolError {
     DecryptionFailed,
     /// The message was already decrypted (its key is gone).
     DuplicateMessage,
-    /// The message counter is further ahead than the forward-jump limit allows.
+    /// The message counter is further ahead than the forward-jump limit allows, or past
+    /// the end of its chain (2^32 − 1).
     TooFarInFuture,
     /// There is no session for this address.
     NoSession,
     /// The identity key is not trusted by the identity store.
     UntrustedIdentity,
-    /// A prekey signature did not verify.
+    /// A signature did not verify: a prekey's in a bundle, or a sender-key message's.
     BadSignature,
     /// A Diffie-Hellman output was all zeros (non-contributory).
     NonContributory,
@@ -94,6 +95,9 @@ pub enum ProtocolError {
     /// A v3 (X3DH) bundle or prekey message reached a v4-only entry point. Use the
     /// `legacy` entry points for peers that speak only v3.
     LegacyRefused,
+    /// No sender-key state for this sender, distribution id and chain id: its
+    /// distribution message has not been processed (or the state was evicted).
+    NoSenderKeyState,
 }
 
 /// A caller bug: peer data never causes one.
@@ -210,6 +214,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::PqRatchet => "post-quantum ratchet field invalid",
             ProtocolError::SessionExpired => "session expired",
             ProtocolError::LegacyRefused => "X3DH (v3) refused by a v4-only entry point",
+            ProtocolError::NoSenderKeyState => "no sender key state for this message",
         })
     }
 }

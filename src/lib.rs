@@ -1,8 +1,9 @@
 //! # missive
 //!
 //! A clean-room, `no_std` implementation of the Signal protocol, wire-compatible with
-//! libsignal: PQXDH (v4) and X3DH (v3) session set-up and the Double Ratchet with the SPQR
-//! chain (the post-quantum half of Signal's triple ratchet).
+//! libsignal: PQXDH (v4) and X3DH (v3) session set-up, the Double Ratchet with the SPQR
+//! chain (the post-quantum half of Signal's triple ratchet), and sender-key groups
+//! ([`group`]).
 //!
 //! The core is sans-IO: the caller passes the random number generator, the current time
 //! and its stores. Nothing here reads a clock, an OS RNG, a file or a socket.
@@ -93,6 +94,8 @@ pub use error::{DecodeError, Error, FingerprintError, MisuseError, ProtocolError
 mod address;
 pub mod fingerprint;
 #[cfg(feature = "alloc")]
+pub mod group;
+#[cfg(feature = "alloc")]
 mod handshake;
 pub mod keys;
 #[cfg(feature = "alloc")]
@@ -106,6 +109,13 @@ pub mod wire;
 #[cfg(feature = "alloc")]
 pub use address::ProtocolAddress;
 pub use fingerprint::{DisplayableFingerprint, Fingerprint, ScannableFingerprint};
+#[cfg(feature = "alloc")]
+pub use group::{
+    DistributionId, MAX_SENDER_KEY_FORWARD_JUMP, MAX_SENDER_KEY_STATES, MAX_SENDER_MESSAGE_KEYS,
+    SenderKeyDistributionMessage, SenderKeyMessage, SenderKeyRecord,
+    create_sender_key_distribution_message, distribute_sender_key, group_decrypt,
+    group_decrypt_batch, group_encrypt, process_sender_key_distribution_message, rotate_sender_key,
+};
 pub use keys::{IdentityKey, IdentityKeyPair};
 #[cfg(feature = "alloc")]
 pub use keys::{

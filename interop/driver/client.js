@@ -44,6 +44,19 @@
 //   sk_process {party, sender_name, sender_device, message} -> {}
 //   group_encrypt {party, distribution_id, plaintext} -> {type: 7, body}
 //   group_decrypt {party, sender_name, sender_device, body} -> {plaintext}
+//   group_encrypt_discard {party, distribution_id, count} -> {}
+//       encrypts `count` group messages and throws them away (to skip iterations)
+//   sk_record {party, sender_name, sender_device, distribution_id} -> {record: hex|null}
+//   set_sk_record {party, sender_name, sender_device, distribution_id, record: hex|null} -> {}
+//       (the party's own sending record is the one stored under its own address; setting
+//        it to null makes the next sk_distribution start a new chain: rotation)
+//   sk_distribution_new {version, distribution_id, chain_id, iteration, chain_key, signing_key}
+//       -> {message}   (SenderKeyDistributionMessage._new: any field values)
+//   sk_message_new {version, distribution_id, chain_id, iteration, ciphertext, signing_private}
+//       -> {body}      (SenderKeyMessage._new: signs whatever it is given)
+//   parse_sk_distribution {message} -> {distribution_id, chain_id, iteration, chain_key}
+//   parse_sk_message {body, signing_key?} -> {distribution_id, chain_id, iteration,
+//       ciphertext, valid: bool|null}
 //
 // Crypto and wire oracles
 //   generate_keypair {} -> {public (33 B), private (32 B)}
@@ -98,6 +111,7 @@ const {
   PreKeySignalMessage,
   SenderKeyRecord,
   SenderKeyDistributionMessage,
+  SenderKeyMessage,
   Fingerprint,
   ScannableFingerprint,
   IdentityChange,
@@ -556,6 +570,84 @@ const handlers = {
       bytes(a, 'body'),
     );
     return { plaintext: hex(pt) };
+  },
+
+  group_encrypt_discard: async (a) => {
+    const p = party(a);
+    const count = int(a, 'count');
+    const id = str(a, 'distribution_id');
+    const pt = new Uint8Array(0);
+    for (let i = 0; i < count; i++) {
+      await SignalClient.groupEncrypt(p.address, id, p.senderKeyStore, pt);
+    }
+    return {};
+  },
+
+  sk_record: (a) => {
+    const p = party(a);
+    const k = `${addrKey(remote(a, 'sender_name', 'sender_device'))}/${str(a, 'distribution_id')}`;
+    return { record: hex(p.senderKeys.get(k) || null) };
+  },
+
+  set_sk_record: (a) => {
+    const p = party(a);
+    const k = `${addrKey(remote(a, 'sender_name', 'sender_device'))}/${str(a, 'distribution_id')}`;
+    const rec = bytes(a, 'record', { optional: true });
+    if (rec === null) {
+      p.senderKeys.delete(k);
+    } else {
+      SenderKeyRecord.deserialize(rec); // refuse what the peer cannot read
+      p.senderKeys.set(k, Buffer.from(rec));
+    }
+    return {};
+  },
+
+  sk_distribution_new: (a) => ({
+    message: hex(
+      SenderKeyDistributionMessage._new(
+        int(a, 'version'),
+        str(a, 'distribution_id'),
+        int(a, 'chain_id'),
+        int(a, 'iteration'),
+        bytes(a, 'chain_key'),
+        PublicKey.deserialize(bytes(a, 'signing_key')),
+      ).serialize(),
+    ),
+  }),
+
+  sk_message_new: (a) => ({
+    body: hex(
+      SenderKeyMessage._new(
+        int(a, 'version'),
+        str(a, 'distribution_id'),
+        int(a, 'chain_id'),
+        int(a, 'iteration'),
+        bytes(a, 'ciphertext'),
+        PrivateKey.deserialize(bytes(a, 'signing_private')),
+      ).serialize(),
+    ),
+  }),
+
+  parse_sk_distribution: (a) => {
+    const m = SenderKeyDistributionMessage.deserialize(bytes(a, 'message'));
+    return {
+      distribution_id: m.distributionId(),
+      chain_id: m.chainId(),
+      iteration: m.iteration(),
+      chain_key: hex(m.chainKey()),
+    };
+  },
+
+  parse_sk_message: (a) => {
+    const m = SenderKeyMessage.deserialize(bytes(a, 'body'));
+    const key = bytes(a, 'signing_key', { optional: true });
+    return {
+      distribution_id: m.distributionId(),
+      chain_id: m.chainId(),
+      iteration: m.iteration(),
+      ciphertext: hex(m.ciphertext()),
+      valid: key === null ? null : m.verifySignature(PublicKey.deserialize(key)),
+    };
   },
 
   generate_keypair: () => {

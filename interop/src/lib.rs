@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod groups;
 mod install;
 mod peer;
 mod types;

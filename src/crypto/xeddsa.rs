@@ -144,5 +144,10 @@ fn concat(left: &[u8; 32], right: &[u8; 32]) -> [u8; 64] {
     out
 }
 
+#[cfg(feature = "alloc")]
+mod batch;
+#[cfg(feature = "alloc")]
+pub use batch::{BatchItem, COMB_MIN_SIGNATURES, verify_batch};
+
 #[cfg(test)]
 mod tests;

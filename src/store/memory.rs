@@ -4,12 +4,13 @@ use alloc::collections::{BTreeMap, BTreeSet};
 use core::fmt;
 
 use super::{
-    Direction, IdentityChange, IdentityKeyStore, KyberPreKeyStore, PreKeyStore, SessionStore,
-    SignedPreKeyStore,
+    Direction, IdentityChange, IdentityKeyStore, KyberPreKeyStore, PreKeyStore, SenderKeyStore,
+    SessionStore, SignedPreKeyStore,
 };
 use crate::address::ProtocolAddress;
 use crate::crypto::PublicKey;
 use crate::error::{Error, ProtocolError, StoreError};
+use crate::group::{DistributionId, SenderKeyRecord};
 use crate::keys::{
     IdentityKey, IdentityKeyPair, KyberPreKeyId, KyberPreKeyRecord, PreKeyId, PreKeyRecord,
     SignedPreKeyId, SignedPreKeyRecord,
@@ -287,6 +288,63 @@ impl SessionStore for InMemSessionStore {
     }
 }
 
+/// Sender-key records in memory.
+#[derive(Clone, Default)]
+pub struct InMemSenderKeyStore {
+    records: BTreeMap<(ProtocolAddress, DistributionId), SenderKeyRecord>,
+}
+
+impl InMemSenderKeyStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// How many records are stored.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+    /// Whether the store is empty.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+    /// Deletes the record for `sender` and `distribution_id` (for instance a member's,
+    /// after it left the group).
+    pub fn remove_sender_key(&mut self, sender: &ProtocolAddress, distribution_id: DistributionId) {
+        self.records.remove(&(sender.clone(), distribution_id));
+    }
+}
+
+impl fmt::Debug for InMemSenderKeyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InMemSenderKeyStore")
+            .field("records", &self.records)
+            .finish()
+    }
+}
+
+impl SenderKeyStore for InMemSenderKeyStore {
+    fn load_sender_key(
+        &self,
+        sender: &ProtocolAddress,
+        distribution_id: DistributionId,
+    ) -> Result<Option<SenderKeyRecord>, StoreError> {
+        Ok(self
+            .records
+            .get(&(sender.clone(), distribution_id))
+            .cloned())
+    }
+    fn store_sender_key(
+        &mut self,
+        sender: &ProtocolAddress,
+        distribution_id: DistributionId,
+        record: &SenderKeyRecord,
+    ) -> Result<(), StoreError> {
+        self.records
+            .insert((sender.clone(), distribution_id), record.clone());
+        Ok(())
+    }
+}
+
 /// All the in-memory stores of one party, as separate fields so that each can be
 /// borrowed on its own.
 #[derive(Clone, Debug)]
@@ -301,6 +359,8 @@ pub struct InMemSignalProtocolStore {
     pub kyber_pre_key_store: InMemKyberPreKeyStore,
     /// Sessions.
     pub session_store: InMemSessionStore,
+    /// Sender keys (groups).
+    pub sender_key_store: InMemSenderKeyStore,
 }
 
 impl InMemSignalProtocolStore {
@@ -312,6 +372,7 @@ impl InMemSignalProtocolStore {
             signed_pre_key_store: InMemSignedPreKeyStore::new(),
             kyber_pre_key_store: InMemKyberPreKeyStore::new(),
             session_store: InMemSessionStore::new(),
+            sender_key_store: InMemSenderKeyStore::new(),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Store traits: where the caller keeps identities, prekeys and sessions. Synchronous,
+//! Store traits: where the caller keeps identities, prekeys, sessions and sender keys. Synchronous,
 //! because the core is sans-IO: an app with async storage loads what it needs first.
 //!
 //! In-memory implementations are in [`memory`].
@@ -6,6 +6,7 @@
 use crate::address::ProtocolAddress;
 use crate::crypto::PublicKey;
 use crate::error::{Error, StoreError};
+use crate::group::{DistributionId, SenderKeyRecord};
 use crate::keys::{
     IdentityKey, IdentityKeyPair, KyberPreKeyId, KyberPreKeyRecord, PreKeyId, PreKeyRecord,
     SignedPreKeyId, SignedPreKeyRecord,
@@ -108,4 +109,22 @@ pub trait SessionStore {
     fn max_archived_sessions(&self) -> usize {
         DEFAULT_MAX_ARCHIVED_SESSIONS
     }
+}
+
+/// Sender-key records, one per (sender address, distribution id). The sender's own
+/// record, with its private signing key, is kept under its own address.
+pub trait SenderKeyStore {
+    /// The record for `sender` and `distribution_id`.
+    fn load_sender_key(
+        &self,
+        sender: &ProtocolAddress,
+        distribution_id: DistributionId,
+    ) -> Result<Option<SenderKeyRecord>, StoreError>;
+    /// Stores the record for `sender` and `distribution_id`.
+    fn store_sender_key(
+        &mut self,
+        sender: &ProtocolAddress,
+        distribution_id: DistributionId,
+        record: &SenderKeyRecord,
+    ) -> Result<(), StoreError>;
 }

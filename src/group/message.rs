@@ -1,0 +1,147 @@
+//! The [`SenderKeyMessage`]: one group message, signed by its sender's chain.
+
+use alloc::vec::Vec;
+
+use rand_core::CryptoRng;
+
+use super::distribution::DistributionId;
+use super::{parse_version, version_byte};
+use crate::crypto::xeddsa::{self, SIGNATURE_LEN};
+use crate::crypto::{PrivateKey, PublicKey};
+use crate::error::DecodeError;
+use crate::wire::proto::{Reader, put_bytes, put_uint};
+
+/// A group message.
+///
+/// ```text
+/// 0x33 ‖ protobuf{ 1: distribution id (16) ; 2: chain id ; 3: iteration ; 4: ciphertext }
+///      ‖ XEdDSA signature (64) over everything before it
+/// ```
+///
+/// The ciphertext is AES-256-CBC with PKCS#7 padding under the iteration's message keys;
+/// there is no MAC: the signature by the chain's signing key authenticates the whole
+/// message, version byte included, and is checked before anything else is done with it.
+///
+/// ```
+/// use missive::{DistributionId, ProtocolAddress, SenderKeyMessage};
+/// use missive::store::memory::InMemSenderKeyStore;
+/// # use rand_core::SeedableRng;
+/// # let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(4);
+/// let alice = ProtocolAddress::new("alice", 1);
+/// let group = DistributionId::random(&mut rng);
+/// let mut alice_store = InMemSenderKeyStore::new();
+/// let skdm = missive::create_sender_key_distribution_message(&alice, group, &mut alice_store, &mut rng)?;
+///
+/// let mut bob_store = InMemSenderKeyStore::new();
+/// missive::process_sender_key_distribution_message(&alice, &skdm, &mut bob_store)?;
+///
+/// let sent = missive::group_encrypt(&alice, group, b"hello group", &mut alice_store, &mut rng)?;
+/// let received = SenderKeyMessage::deserialize(sent.serialized())?;
+/// assert_eq!(received.iteration(), 0);
+/// assert!(received.verify_signature(skdm.signing_key()));
+/// let plaintext = missive::group_decrypt(&received, &alice, &mut bob_store)?;
+/// assert_eq!(plaintext, b"hello group");
+/// # Ok::<(), missive::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SenderKeyMessage {
+    distribution_id: DistributionId,
+    chain_id: u32,
+    iteration: u32,
+    ciphertext: Vec<u8>,
+    serialized: Vec<u8>,
+}
+
+impl SenderKeyMessage {
+    /// Builds and signs a message.
+    pub(crate) fn new<R: CryptoRng + ?Sized>(
+        distribution_id: DistributionId,
+        chain_id: u32,
+        iteration: u32,
+        ciphertext: Vec<u8>,
+        signing_key: &PrivateKey,
+        rng: &mut R,
+    ) -> Self {
+        let mut out = Vec::with_capacity(ciphertext.len() + 100);
+        out.push(version_byte());
+        put_bytes(&mut out, 1, distribution_id.as_bytes());
+        put_uint(&mut out, 2, u64::from(chain_id));
+        put_uint(&mut out, 3, u64::from(iteration));
+        put_bytes(&mut out, 4, &ciphertext);
+        let signature = xeddsa::sign(signing_key, &out, rng);
+        out.extend_from_slice(&signature);
+        SenderKeyMessage {
+            distribution_id,
+            chain_id,
+            iteration,
+            ciphertext,
+            serialized: out,
+        }
+    }
+
+    /// Parses a message; its signature is checked when it is decrypted (or with
+    /// [`SenderKeyMessage::verify_signature`]). Every field is required; unknown fields
+    /// are skipped.
+    pub fn deserialize(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let (&vb, rest) = bytes.split_first().ok_or(DecodeError::Truncated)?;
+        parse_version(vb)?;
+        let proto_len = rest
+            .len()
+            .checked_sub(SIGNATURE_LEN)
+            .ok_or(DecodeError::Truncated)?;
+        let (proto, _signature) = rest.split_at(proto_len);
+        let mut r = Reader::new(proto);
+        let (mut id, mut chain_id, mut iteration, mut ciphertext) = (None, None, None, None);
+        while let Some((n, v)) = r.field()? {
+            match n {
+                1 => id = Some(DistributionId::from_bytes(v.as_array::<16>()?)),
+                2 => chain_id = Some(v.as_u32()?),
+                3 => iteration = Some(v.as_u32()?),
+                4 => ciphertext = Some(v.as_bytes()?),
+                _ => {} // unknown fields are skipped, as protobuf requires
+            }
+        }
+        Ok(SenderKeyMessage {
+            distribution_id: id.ok_or(DecodeError::MissingField)?,
+            chain_id: chain_id.ok_or(DecodeError::MissingField)?,
+            iteration: iteration.ok_or(DecodeError::MissingField)?,
+            ciphertext: ciphertext.ok_or(DecodeError::MissingField)?.to_vec(),
+            serialized: bytes.to_vec(),
+        })
+    }
+
+    /// The distribution id.
+    pub fn distribution_id(&self) -> DistributionId {
+        self.distribution_id
+    }
+    /// The sender's chain id.
+    pub fn chain_id(&self) -> u32 {
+        self.chain_id
+    }
+    /// The message's iteration in its chain.
+    pub fn iteration(&self) -> u32 {
+        self.iteration
+    }
+    /// The AES-256-CBC ciphertext.
+    pub fn ciphertext(&self) -> &[u8] {
+        &self.ciphertext
+    }
+    /// The whole message as sent.
+    pub fn serialized(&self) -> &[u8] {
+        &self.serialized
+    }
+
+    /// The signed bytes (`version ‖ protobuf`) and the signature.
+    pub(crate) fn signed_parts(&self) -> Option<(&[u8], &[u8; 64])> {
+        let split = self.serialized.len().checked_sub(SIGNATURE_LEN)?;
+        let (body, sig) = self.serialized.split_at(split);
+        Some((body, sig.try_into().ok()?))
+    }
+
+    /// Whether the signature verifies under `signing_key` (the chain's public key, from
+    /// its distribution message).
+    pub fn verify_signature(&self, signing_key: &PublicKey) -> bool {
+        self.signed_parts()
+            .is_some_and(|(body, sig)| xeddsa::verify(signing_key, body, sig))
+    }
+}

@@ -1,0 +1,235 @@
+//! The [`SenderKeyRecord`]: every chain we hold for one (sender, distribution id), and
+//! its versioned serialization.
+//!
+//! ```text
+//! record  = 0x01 ‖ protobuf{ 1: state (repeated, newest first, ≤ 5) ;
+//!                            2: number of states (varint, required, last) }
+//! state   = protobuf{ 1: chain id u32 ; 2: iteration u32 ; 3: chain key (32) ;
+//!                     4: signing key (0x05 ‖ 32) ; 5: signing private key (32, optional) ;
+//!                     6: skipped (repeated, oldest first, ≤ 2,000) }
+//! skipped = protobuf{ 1: iteration u32 ; 2: seed (32) }
+//! ```
+//! Parsing is strict: unknown fields, missing fields, repeated chain ids, out-of-order
+//! or out-of-range skipped iterations, a private key that does not match its public key
+//! and counts past the limits are errors.
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::fmt;
+
+use zeroize::Zeroizing;
+
+use super::chain::{SenderChainKey, SenderMessageSeed};
+use super::state::SenderKeyState;
+use super::{MAX_SENDER_KEY_STATES, MAX_SENDER_MESSAGE_KEYS};
+use crate::crypto::{PrivateKey, PublicKey};
+use crate::error::DecodeError;
+use crate::wire::proto::{Reader, put_bytes, put_nested, put_uint};
+
+const RECORD_FORMAT_V1: u8 = 1;
+
+/// Every sender-key chain we hold for one sender and distribution id, newest first
+/// (at most [`MAX_SENDER_KEY_STATES`]). The sender's own record holds its sending chain
+/// with the private signing key.
+///
+/// Apps store it through a [`SenderKeyStore`](crate::store::SenderKeyStore) and persist
+/// [`SenderKeyRecord::serialize`]'s bytes, which are secret.
+///
+/// ```
+/// use missive::{DistributionId, ProtocolAddress, SenderKeyRecord};
+/// use missive::store::SenderKeyStore;
+/// use missive::store::memory::InMemSenderKeyStore;
+/// # use rand_core::SeedableRng;
+/// # let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
+/// let alice = ProtocolAddress::new("alice", 1);
+/// let group = DistributionId::random(&mut rng);
+/// let mut store = InMemSenderKeyStore::new();
+/// missive::create_sender_key_distribution_message(&alice, group, &mut store, &mut rng)?;
+/// let record = store.load_sender_key(&alice, group)?.expect("created");
+/// assert_eq!(record.state_count(), 1);
+/// let bytes = record.serialize();
+/// assert_eq!(SenderKeyRecord::deserialize(&bytes)?.serialize(), bytes);
+/// # Ok::<(), missive::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct SenderKeyRecord {
+    pub(crate) states: VecDeque<SenderKeyState>,
+}
+
+impl SenderKeyRecord {
+    /// A record with no chains.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many chains the record holds.
+    pub fn state_count(&self) -> usize {
+        self.states.len()
+    }
+
+    /// The chain ids held, newest first.
+    pub fn chain_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.states.iter().map(|s| s.chain_id)
+    }
+
+    /// Index of the state with this chain id.
+    pub(crate) fn position(&self, chain_id: u32) -> Option<usize> {
+        self.states.iter().position(|s| s.chain_id == chain_id)
+    }
+
+    /// Adds a chain as libsignal does (observed, `docs/PROTOCOL.md` §11): a state with the
+    /// same chain id *and* the same signing key is kept as it is (so an old distribution
+    /// message replayed cannot rewind a chain) and becomes the newest; a state with the
+    /// same chain id and another signing key is replaced; otherwise the new state is
+    /// added. The newest state is first, and the oldest beyond
+    /// [`MAX_SENDER_KEY_STATES`] are dropped.
+    pub(crate) fn add_state(&mut self, state: SenderKeyState) {
+        let existing = self
+            .position(state.chain_id)
+            .and_then(|i| self.states.remove(i));
+        let keep = match existing {
+            Some(old) if old.signing_key == state.signing_key => old,
+            _ => state,
+        };
+        self.states.push_front(keep);
+        self.states.truncate(MAX_SENDER_KEY_STATES);
+    }
+
+    /// The versioned serialization (secret: zeroized on drop).
+    pub fn serialize(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(Vec::with_capacity(128));
+        out.push(RECORD_FORMAT_V1);
+        for s in &self.states {
+            put_nested(&mut out, 1, |o| encode_state(s, o));
+        }
+        // Written last and required: a record cut at a field boundary (a torn write) is
+        // refused instead of read as one with fewer chains.
+        put_uint(&mut out, 2, self.states.len() as u64);
+        out
+    }
+
+    /// Parses [`SenderKeyRecord::serialize`]'s output.
+    pub fn deserialize(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let (&v, rest) = bytes.split_first().ok_or(DecodeError::Truncated)?;
+        if v != RECORD_FORMAT_V1 {
+            return Err(DecodeError::UnknownVersion);
+        }
+        let mut r = Reader::new(rest);
+        let mut states: VecDeque<SenderKeyState> = VecDeque::new();
+        let mut count = None;
+        while let Some((n, v)) = r.field()? {
+            if count.is_some() {
+                return Err(DecodeError::Malformed); // nothing may follow the count
+            }
+            match n {
+                1 => {
+                    if states.len() >= MAX_SENDER_KEY_STATES {
+                        return Err(DecodeError::BadLength);
+                    }
+                    let s = decode_state(v.as_bytes()?)?;
+                    if states.iter().any(|o| o.chain_id == s.chain_id) {
+                        return Err(DecodeError::Malformed);
+                    }
+                    states.push_back(s);
+                }
+                2 => count = Some(v.as_u64()?),
+                _ => return Err(DecodeError::Malformed),
+            }
+        }
+        if count != Some(states.len() as u64) {
+            return Err(DecodeError::MissingField);
+        }
+        Ok(SenderKeyRecord { states })
+    }
+}
+
+impl fmt::Debug for SenderKeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SenderKeyRecord")
+            .field("states", &self.states)
+            .finish()
+    }
+}
+
+fn encode_state(s: &SenderKeyState, out: &mut Vec<u8>) {
+    put_uint(out, 1, u64::from(s.chain_id));
+    put_uint(out, 2, u64::from(s.chain_key.iteration()));
+    put_bytes(out, 3, s.chain_key.key());
+    put_bytes(out, 4, &s.signing_key.serialize());
+    if let Some(p) = &s.signing_private {
+        put_bytes(out, 5, p.to_bytes().as_ref());
+    }
+    for (i, seed) in &s.skipped {
+        put_nested(out, 6, |o| {
+            put_uint(o, 1, u64::from(*i));
+            put_bytes(o, 2, &seed.0);
+        });
+    }
+}
+
+fn decode_state(bytes: &[u8]) -> Result<SenderKeyState, DecodeError> {
+    let mut r = Reader::new(bytes);
+    let (mut chain_id, mut iteration, mut chain_key, mut signing_key, mut private) =
+        (None, None, None, None, None);
+    let mut skipped = VecDeque::new();
+    while let Some((n, v)) = r.field()? {
+        match n {
+            1 => chain_id = Some(v.as_u32()?),
+            2 => iteration = Some(v.as_u32()?),
+            3 => chain_key = Some(Zeroizing::new(key32(v.as_bytes()?)?)),
+            4 => signing_key = Some(PublicKey::deserialize(v.as_bytes()?)?),
+            5 => private = Some(PrivateKey::deserialize(v.as_bytes()?)?),
+            6 => {
+                if skipped.len() >= MAX_SENDER_MESSAGE_KEYS {
+                    return Err(DecodeError::BadLength);
+                }
+                let mut s = Reader::new(v.as_bytes()?);
+                let (mut it, mut seed) = (None, None);
+                while let Some((n, v)) = s.field()? {
+                    match n {
+                        1 => it = Some(v.as_u32()?),
+                        2 => seed = Some(SenderMessageSeed(key32(v.as_bytes()?)?)),
+                        _ => return Err(DecodeError::Malformed),
+                    }
+                }
+                skipped.push_back((
+                    it.ok_or(DecodeError::MissingField)?,
+                    seed.ok_or(DecodeError::MissingField)?,
+                ));
+            }
+            _ => return Err(DecodeError::Malformed),
+        }
+    }
+    let iteration = iteration.ok_or(DecodeError::MissingField)?;
+    let signing_key = signing_key.ok_or(DecodeError::MissingField)?;
+    if private
+        .as_ref()
+        .is_some_and(|p: &PrivateKey| p.public_key() != signing_key)
+    {
+        return Err(DecodeError::InvalidKey);
+    }
+    // Skipped iterations are strictly increasing and behind the chain: what decryption
+    // writes, and what its lookups assume.
+    let mut prev = None;
+    for (i, _) in &skipped {
+        if *i >= iteration || prev.is_some_and(|p| p >= *i) {
+            return Err(DecodeError::Malformed);
+        }
+        prev = Some(*i);
+    }
+    let key = chain_key.ok_or(DecodeError::MissingField)?;
+    Ok(SenderKeyState {
+        chain_id: chain_id.ok_or(DecodeError::MissingField)?,
+        chain_key: SenderChainKey::new(iteration, *key),
+        signing_key,
+        signing_private: private,
+        skipped,
+    })
+}
+
+fn key32(b: &[u8]) -> Result<[u8; 32], DecodeError> {
+    b.try_into().map_err(|_| DecodeError::BadLength)
+}
+
+#[cfg(test)]
+mod tests;

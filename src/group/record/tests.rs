@@ -1,0 +1,267 @@
+extern crate std;
+
+use std::vec::Vec;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+use super::*;
+use crate::crypto::KeyPair;
+
+fn receiving(chain_id: u32, key_seed: u64, iteration: u32) -> SenderKeyState {
+    let mut rng = ChaCha20Rng::seed_from_u64(key_seed);
+    SenderKeyState {
+        chain_id,
+        chain_key: SenderChainKey::new(iteration, [chain_id as u8; 32]),
+        signing_key: KeyPair::generate(&mut rng).public_key,
+        signing_private: None,
+        skipped: VecDeque::new(),
+    }
+}
+
+fn ids(r: &SenderKeyRecord) -> Vec<u32> {
+    r.chain_ids().collect()
+}
+
+#[test]
+fn newest_first_and_five_at_most() {
+    let mut r = SenderKeyRecord::new();
+    for id in 1..=7 {
+        r.add_state(receiving(id, u64::from(id), 0));
+    }
+    assert_eq!(ids(&r), [7, 6, 5, 4, 3]);
+}
+
+#[test]
+fn same_chain_same_key_keeps_the_state_and_makes_it_newest() {
+    let mut r = SenderKeyRecord::new();
+    for id in 1..=5 {
+        r.add_state(receiving(id, u64::from(id), 0));
+    }
+    r.states[4].chain_key = SenderChainKey::new(9, [0xaa; 32]); // chain 1 moved on
+    r.add_state(receiving(1, 1, 0)); // same signing key, iteration 0 again
+    assert_eq!(ids(&r), [1, 5, 4, 3, 2]);
+    assert_eq!(r.states[0].chain_key.iteration(), 9, "not rewound");
+    assert_eq!(r.states[0].chain_key.key(), &[0xaa; 32]);
+    r.add_state(receiving(6, 6, 0));
+    assert_eq!(ids(&r), [6, 1, 5, 4, 3], "2 is now the oldest");
+}
+
+#[test]
+fn same_chain_other_key_replaces_the_state() {
+    let mut r = SenderKeyRecord::new();
+    for id in 1..=3 {
+        r.add_state(receiving(id, u64::from(id), 0));
+    }
+    let replacement = receiving(2, 99, 4);
+    let key = replacement.signing_key;
+    r.add_state(replacement);
+    assert_eq!(ids(&r), [2, 3, 1]);
+    assert_eq!(r.states[0].signing_key, key);
+    assert_eq!(r.states[0].chain_key.iteration(), 4);
+}
+
+fn full_record() -> SenderKeyRecord {
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let mut r = SenderKeyRecord::new();
+    let mut s = receiving(10, 10, 0);
+    s.keys_for(5).unwrap();
+    s.keys_for(2).unwrap();
+    r.add_state(s);
+    r.add_state(receiving(0, 11, u32::MAX));
+    r.add_state(crate::group::new_sending_state(&[], &mut rng));
+    r
+}
+
+#[test]
+fn round_trip() {
+    let r = full_record();
+    let bytes = r.serialize();
+    let back = SenderKeyRecord::deserialize(&bytes).unwrap();
+    assert_eq!(back.serialize(), bytes);
+    assert_eq!(ids(&back), ids(&r));
+    assert_eq!(back.states[2].skipped.len(), 4);
+    assert!(back.states[0].signing_private.is_some());
+    let empty = SenderKeyRecord::new().serialize();
+    assert_eq!(&empty[..], &[0x01, 0x10, 0x00]);
+    assert_eq!(
+        SenderKeyRecord::deserialize(&empty).unwrap().state_count(),
+        0
+    );
+}
+
+#[test]
+fn every_truncation_is_refused() {
+    let bytes = full_record().serialize();
+    for len in 0..bytes.len() {
+        assert!(
+            SenderKeyRecord::deserialize(&bytes[..len]).is_err(),
+            "cut at {len}"
+        );
+    }
+}
+
+/// Rebuilds a record from hand-written parts.
+fn record(states: &[Vec<u8>], count: Option<u64>) -> Vec<u8> {
+    let mut out = std::vec![RECORD_FORMAT_V1];
+    for s in states {
+        put_bytes(&mut out, 1, s);
+    }
+    if let Some(c) = count {
+        put_uint(&mut out, 2, c);
+    }
+    out
+}
+
+fn state_bytes(s: &SenderKeyState) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_state(s, &mut out);
+    out
+}
+
+#[test]
+fn strict_parsing() {
+    let a = state_bytes(&receiving(1, 1, 3));
+    let b = state_bytes(&receiving(2, 2, 0));
+    assert!(SenderKeyRecord::deserialize(&record(&[a.clone(), b.clone()], Some(2))).is_ok());
+    let cases: Vec<(&str, Vec<u8>, DecodeError)> = std::vec![
+        (
+            "wrong format",
+            {
+                let mut r = record(core::slice::from_ref(&a), Some(1));
+                r[0] = 2;
+                r
+            },
+            DecodeError::UnknownVersion
+        ),
+        (
+            "count missing",
+            record(core::slice::from_ref(&a), None),
+            DecodeError::MissingField
+        ),
+        (
+            "count wrong",
+            record(core::slice::from_ref(&a), Some(2)),
+            DecodeError::MissingField
+        ),
+        (
+            "field after count",
+            {
+                let mut r = record(core::slice::from_ref(&a), Some(1));
+                put_bytes(&mut r, 1, &b);
+                r
+            },
+            DecodeError::Malformed
+        ),
+        (
+            "unknown field",
+            {
+                let mut r = std::vec![RECORD_FORMAT_V1];
+                put_uint(&mut r, 3, 1);
+                put_uint(&mut r, 2, 0);
+                r
+            },
+            DecodeError::Malformed
+        ),
+        (
+            "repeated chain id",
+            record(&[a.clone(), a.clone()], Some(2)),
+            DecodeError::Malformed
+        ),
+        (
+            "six states",
+            record(
+                &(1..=6)
+                    .map(|i| state_bytes(&receiving(i, 1, 0)))
+                    .collect::<Vec<_>>(),
+                Some(6),
+            ),
+            DecodeError::BadLength
+        ),
+    ];
+    for (what, bytes, err) in cases {
+        assert_eq!(
+            SenderKeyRecord::deserialize(&bytes).err(),
+            Some(err),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn strict_state_parsing() {
+    let mut rng = ChaCha20Rng::seed_from_u64(6);
+    let good = receiving(1, 1, 10);
+    let mut skipped_ok = good.clone();
+    skipped_ok.keys_for(12).unwrap(); // skipped 10, 11; chain at 13
+    assert!(SenderKeyRecord::deserialize(&record(&[state_bytes(&skipped_ok)], Some(1))).is_ok());
+
+    let mut out_of_order = skipped_ok.clone();
+    out_of_order.skipped.swap(0, 1);
+    let mut ahead = skipped_ok.clone();
+    ahead.chain_key = SenderChainKey::new(11, [1; 32]); // skipped 11 is not behind 11
+    let mut mismatched = crate::group::new_sending_state(&[], &mut rng);
+    mismatched.signing_key = good.signing_key;
+    let mut too_many = good.clone();
+    too_many.chain_key = SenderChainKey::new(5000, [1; 32]);
+    too_many.skipped = (0..=MAX_SENDER_MESSAGE_KEYS as u32)
+        .map(|i| (i, SenderMessageSeed([0; 32])))
+        .collect();
+    let cases = [
+        ("skipped out of order", out_of_order, DecodeError::Malformed),
+        (
+            "skipped not behind the chain",
+            ahead,
+            DecodeError::Malformed,
+        ),
+        (
+            "private key of another public key",
+            mismatched,
+            DecodeError::InvalidKey,
+        ),
+        ("2,001 skipped keys", too_many, DecodeError::BadLength),
+    ];
+    for (what, s, err) in cases {
+        let bytes = record(&[state_bytes(&s)], Some(1));
+        assert_eq!(
+            SenderKeyRecord::deserialize(&bytes).err(),
+            Some(err),
+            "{what}"
+        );
+    }
+
+    // Missing required fields and wrong lengths, field by field.
+    let full = state_bytes(&good);
+    let mut fields = Vec::new();
+    let mut r = Reader::new(&full);
+    while let Some((n, v)) = r.field().unwrap() {
+        fields.push((n, v));
+    }
+    let rebuild = |skip: u32, patch: Option<(u32, &[u8])>| {
+        let mut out = Vec::new();
+        for (n, v) in &fields {
+            if *n == skip {
+                continue;
+            }
+            match (v, patch) {
+                (_, Some((p, bytes))) if p == *n => put_bytes(&mut out, *n, bytes),
+                (crate::wire::proto::Value::Varint(x), _) => put_uint(&mut out, *n, *x),
+                (crate::wire::proto::Value::Bytes(b), _) => put_bytes(&mut out, *n, b),
+                _ => unreachable!(),
+            }
+        }
+        record(&[out], Some(1))
+    };
+    for skip in 1..=4 {
+        assert_eq!(
+            SenderKeyRecord::deserialize(&rebuild(skip, None)).err(),
+            Some(DecodeError::MissingField),
+            "without field {skip}"
+        );
+    }
+    assert_eq!(
+        SenderKeyRecord::deserialize(&rebuild(0, Some((3, &[0u8; 31])))).err(),
+        Some(DecodeError::BadLength)
+    );
+    assert!(SenderKeyRecord::deserialize(&rebuild(0, Some((4, &[0u8; 33])))).is_err());
+}
