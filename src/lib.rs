@@ -93,6 +93,8 @@ pub use error::{DecodeError, Error, MisuseError, ProtocolError, StoreError};
 mod address;
 #[cfg(feature = "alloc")]
 mod handshake;
+#[cfg(all(feature = "hazmat", feature = "alloc"))]
+pub mod hazmat;
 pub mod keys;
 #[cfg(feature = "alloc")]
 pub(crate) mod ratchet;
