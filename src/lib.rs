@@ -64,6 +64,7 @@
 //! after a compromise. See `SECURITY.md`.
 
 #![no_std]
+#![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
     deny(
