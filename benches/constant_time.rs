@@ -42,6 +42,7 @@ const TESTS: &[(&str, Test)] = &[
     ("mac_verify_wrong_last_byte", mac_verify_wrong_last_byte),
     ("xeddsa_sign_key_weight", xeddsa_sign_key_weight),
     ("xeddsa_sign_key_sign_bit", xeddsa_sign_key_sign_bit),
+    ("x25519_agreement_key_weight", x25519_agreement_key_weight),
     ("root_kdf", root_kdf),
     ("chain_kdf", chain_kdf),
     ("message_keys", message_keys),
@@ -154,6 +155,18 @@ fn xeddsa_sign_key_sign_bit(runner: &mut CtRunner, rng: &mut BenchRng) {
                 return key;
             }
         }
+    });
+}
+
+/// X25519 with our private key (the DH ratchet step before [`root_kdf`]): the all-zero
+/// key against random keys, each with a fresh peer key.
+fn x25519_agreement_key_weight(runner: &mut CtRunner, rng: &mut BenchRng) {
+    let inputs = inputs(rng, 60_000, |c, rng| {
+        let ours = PrivateKey::from_bytes(&if is_left(c) { [0; 32] } else { bytes(rng) });
+        (ours, PrivateKey::generate(rng).public_key())
+    });
+    run(runner, &inputs, |(ours, theirs)| {
+        ours.diffie_hellman(theirs)
     });
 }
 
