@@ -19,13 +19,19 @@ pub use subtle::Choice;
 use zeroize::Zeroizing;
 
 use crate::IdentityKey;
-use crate::crypto::aes_cbc;
+use crate::crypto::{PrivateKey, PublicKey, aes_cbc};
 use crate::ratchet::keys::{ChainKey, MessageKeys, MessageSeed, RootKey};
 use crate::ratchet::spqr;
 use crate::wire::message as wire;
 
 /// 32 secret bytes, zeroized on drop.
 pub type Secret32 = Zeroizing<[u8; 32]>;
+
+/// X25519 (RFC 7748) without the contributory check that
+/// [`PrivateKey::diffie_hellman`] adds: the raw output, all zero for a low-order `their`.
+pub fn x25519(private_key: &PrivateKey, their: &PublicKey) -> Secret32 {
+    Zeroizing::new(private_key.agree(their).to_bytes())
+}
 
 /// The root-key step of the Double Ratchet:
 /// `HKDF(salt = root_key, ikm = dh_output, info = "WhisperRatchet")` → (new root key,

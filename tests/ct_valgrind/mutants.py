@@ -21,6 +21,9 @@ MUTANTS = [
      "a.iter().zip(b).all(|(x, y)| x == y)", "mac_verify"),
     ("src/crypto/xeddsa.rs", "let big_a = EdwardsPoint::mul_base(&a).compress();", "before",
      f"if a.as_bytes()[0] & 1 == 1 {{ {LEAK} }}", "xeddsa_sign"),
+    ("src/crypto/x25519.rs", "fn agree(&self, their: &PublicKey) -> x25519_dalek::SharedSecret {",
+     "replace", "fn agree(&self, their: &PublicKey) -> x25519_dalek::SharedSecret {"
+     f" if self.0.as_bytes()[1] & 1 == 1 {{ {LEAK} }}", "x25519_agreement"),
     ("src/ratchet/keys.rs", "let okm = Zeroizing::new(hkdf::<64>(Some(&self.0), dh, &[ROOT_INFO]));",
      "before", f"if dh[0] & 1 == 1 {{ {LEAK} }}", "root_kdf"),
     ("src/ratchet/keys.rs", "MessageSeed(hmac(&self.key, &[&MESSAGE_SEED_INPUT]))", "before",
