@@ -1,8 +1,8 @@
 //! Raw protocol building blocks, for known-answer tests, the constant-time tests
-//! (`tests/ct_valgrind.rs`, `benches/constant_time.rs`) and audits.
+//! (`tests/ct_valgrind/`, `benches/constant_time.rs`, `docs/CONSTANT-TIME.md`) and audits.
 //!
-//! **Not for apps.** Nothing here is misuse-resistant: keys go in and out as plain
-//! arrays, nothing is single-use, nothing checks where a key came from. A messenger
+//! **Not for apps.** Nothing here is misuse-resistant: keys go in as plain arrays,
+//! nothing is single-use, nothing checks where a key came from. A messenger
 //! needs none of it: the session API ([`encrypt`](crate::encrypt),
 //! [`decrypt_signal_message`](crate::decrypt_signal_message), …) runs these steps in
 //! the right order. Enabled by the `hazmat` feature; its surface may change in any
@@ -12,6 +12,16 @@
 //! logic), so what is measured here is what ships. XEdDSA signing with a given nonce
 //! input is [`xeddsa::sign_with_z`](crate::crypto::xeddsa::sign_with_z); KEM
 //! decapsulation is public anyway ([`KemSecretKey::decapsulate`](crate::crypto::KemSecretKey::decapsulate)).
+//!
+//! ```
+//! // Two steps of a Double Ratchet chain, and the first message's keys.
+//! let (seed, next) = missive::hazmat::chain_kdf(&[7; 32]);
+//! let (_seed2, _next2) = missive::hazmat::chain_kdf(&next);
+//! let (aes_key, mac_key, iv) = missive::hazmat::message_keys(&seed, None);
+//! let ciphertext = missive::hazmat::aes_cbc_encrypt(&aes_key, &iv, b"hi");
+//! assert_eq!(missive::hazmat::aes_cbc_decrypt(&aes_key, &iv, &ciphertext).unwrap(), b"hi");
+//! # let _ = mac_key;
+//! ```
 
 use alloc::vec::Vec;
 
