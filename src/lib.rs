@@ -65,6 +65,7 @@
 //! after a compromise. See `SECURITY.md`.
 
 #![no_std]
+#![forbid(unsafe_code)]
 #![cfg_attr(
     not(test),
     deny(
@@ -97,6 +98,8 @@ pub mod fingerprint;
 pub mod group;
 #[cfg(feature = "alloc")]
 mod handshake;
+#[cfg(all(feature = "hazmat", feature = "alloc"))]
+pub mod hazmat;
 pub mod keys;
 #[cfg(feature = "alloc")]
 pub(crate) mod ratchet;

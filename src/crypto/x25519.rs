@@ -147,13 +147,19 @@ impl PrivateKey {
 
     /// X25519 with `their` key; an all-zero (non-contributory) output is an error.
     pub fn diffie_hellman(&self, their: &PublicKey) -> Result<SharedSecret, ProtocolError> {
-        let ss = self
-            .0
-            .diffie_hellman(&x25519_dalek::PublicKey::from(their.0));
+        let ss = self.agree(their);
+        // Whether the output is zero depends only on `their` (a low-order point), so
+        // branching on it reveals nothing about our key.
         if !ss.was_contributory() {
             return Err(ProtocolError::NonContributory);
         }
         Ok(SharedSecret(Zeroizing::new(ss.to_bytes())))
+    }
+
+    /// The X25519 function itself, without the contributory check.
+    pub(crate) fn agree(&self, their: &PublicKey) -> x25519_dalek::SharedSecret {
+        self.0
+            .diffie_hellman(&x25519_dalek::PublicKey::from(their.0))
     }
 }
 

@@ -229,16 +229,23 @@ struct Chain {
 impl Chain {
     /// Steps to `index` (which must be `self.index + 1`) and returns that message key.
     fn step(&mut self, index: u32) -> MessageKey {
-        let okm = Zeroizing::new(hkdf::<64>(
-            Some(&ZERO_SALT),
-            &self.key,
-            &[&index.to_be_bytes(), LABEL_NEXT],
-        ));
-        let mut it = okm.iter();
-        self.key = take(&mut it);
+        let (next, message_key) = chain_step(&self.key, index);
+        self.key = next;
         self.index = index;
-        MessageKey(take(&mut it))
+        MessageKey(message_key)
     }
+}
+
+/// One chain step: `HKDF(salt = 0^32, ikm = key, info = BE32(index) ‖ "…Chain Next")` →
+/// (the chain key at `index`, the message key at `index`).
+pub(crate) fn chain_step(key: &[u8; 32], index: u32) -> ([u8; 32], [u8; 32]) {
+    let okm = Zeroizing::new(hkdf::<64>(
+        Some(&ZERO_SALT),
+        key,
+        &[&index.to_be_bytes(), LABEL_NEXT],
+    ));
+    let mut it = okm.iter();
+    (take(&mut it), take(&mut it))
 }
 
 /// A receiving key kept for a message that has not arrived yet.

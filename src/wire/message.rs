@@ -149,17 +149,34 @@ impl SignalMessage {
         receiver_identity: &IdentityKey,
         mac_key: &[u8; 32],
     ) -> bool {
-        let n = self.serialized.len();
-        let Some(split) = n.checked_sub(MAC_LEN) else {
-            return false;
-        };
-        let (body, mac) = self.serialized.split_at(split);
-        let expected = compute_mac(mac_key, sender_identity, receiver_identity, body);
-        kdf::ct_eq(&expected, mac)
+        verify_mac(
+            &self.serialized,
+            sender_identity,
+            receiver_identity,
+            mac_key,
+        )
     }
 }
 
-fn compute_mac(
+/// Checks the MAC at the end of a serialized `SignalMessage`, `version ‖ protobuf ‖
+/// MAC(8)`: the HMAC and the comparison are constant time in the key and both MACs.
+pub(crate) fn verify_mac(
+    serialized: &[u8],
+    sender_identity: &IdentityKey,
+    receiver_identity: &IdentityKey,
+    mac_key: &[u8; 32],
+) -> bool {
+    let Some(split) = serialized.len().checked_sub(MAC_LEN) else {
+        return false;
+    };
+    let (body, mac) = serialized.split_at(split);
+    let expected = compute_mac(mac_key, sender_identity, receiver_identity, body);
+    kdf::ct_eq(&expected, mac)
+}
+
+/// The 8-byte MAC of a `SignalMessage` body: the first 8 bytes of
+/// `HMAC-SHA256(mac_key, sender identity ‖ receiver identity ‖ body)`.
+pub(crate) fn compute_mac(
     mac_key: &[u8; 32],
     sender: &IdentityKey,
     receiver: &IdentityKey,
