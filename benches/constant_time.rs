@@ -50,6 +50,7 @@ const TESTS: &[(&str, Test)] = &[
     ("aes_cbc_decrypt_padding", aes_cbc_decrypt_padding),
     ("kyber1024_decapsulate", kyber1024_decapsulate),
     ("mlkem1024_decapsulate", mlkem1024_decapsulate),
+    ("sender_key_decrypt", sender_key_decrypt),
 ];
 
 /// A random class.
@@ -271,6 +272,23 @@ fn kyber1024_decapsulate(runner: &mut CtRunner, rng: &mut BenchRng) {
 
 fn mlkem1024_decapsulate(runner: &mut CtRunner, rng: &mut BenchRng) {
     decapsulate(runner, rng, KemKeyType::MlKem1024);
+}
+
+/// Sender-key decryption (chain step, message keys, AES-CBC, padding check): zero versus
+/// random chain keys.
+fn sender_key_decrypt(runner: &mut CtRunner, rng: &mut BenchRng) {
+    let inputs = inputs(rng, 300_000, |c, rng| {
+        let [ck] = zero_or_random::<1>(c, rng);
+        (ck, bytes::<112>(rng))
+    });
+    run(runner, &inputs, |(ck, ct)| {
+        let (iv, key, next) = hazmat::sender_key_step(ck);
+        let mut buf = *ct;
+        hazmat::aes_cbc_decrypt_blocks(&key, &iv, &mut buf);
+        let last: &[u8; 16] = buf.last_chunk().expect("7 blocks");
+        let (valid, pad) = hazmat::pkcs7_padding_len(last);
+        (valid.unwrap_u8(), pad, buf, next)
+    });
 }
 
 fn main() {

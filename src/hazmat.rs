@@ -30,6 +30,7 @@ use zeroize::Zeroizing;
 
 use crate::IdentityKey;
 use crate::crypto::{PrivateKey, PublicKey, aes_cbc};
+use crate::group::chain::{SenderChainKey, SenderMessageKeys};
 use crate::ratchet::keys::{ChainKey, MessageKeys, MessageSeed, RootKey};
 use crate::ratchet::spqr;
 use crate::wire::message as wire;
@@ -130,4 +131,17 @@ pub fn aes_cbc_decrypt_blocks(key: &[u8; 32], iv: &[u8; 16], buf: &mut [u8]) -> 
 /// (it returns `None` or the plaintext without its padding).
 pub fn pkcs7_padding_len(last_block: &[u8; 16]) -> (Choice, u8) {
     aes_cbc::padding_len(last_block)
+}
+
+/// One step of a sender-key chain: the IV and AES key of the message at `chain_key`, and
+/// the next chain key.
+pub fn sender_key_step(chain_key: &[u8; 32]) -> (Zeroizing<[u8; 16]>, Secret32, Secret32) {
+    let ck = SenderChainKey::new(0, *chain_key);
+    let keys = SenderMessageKeys::derive(&ck.seed());
+    let next = ck.next().map(|n| *n.key()).unwrap_or_default();
+    (
+        Zeroizing::new(keys.iv),
+        Zeroizing::new(keys.cipher_key),
+        Zeroizing::new(next),
+    )
 }

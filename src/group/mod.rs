@@ -30,7 +30,7 @@
 //! chain, and the store is written only after the plaintext came out. Any error leaves
 //! the record byte-identical.
 
-mod chain;
+pub(crate) mod chain;
 mod distribution;
 mod message;
 mod record;

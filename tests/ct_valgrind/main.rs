@@ -46,6 +46,7 @@ const CASES: &[Case] = &[
     ("aes_cbc_decrypt", aes_cbc_decrypt),
     ("kyber1024_decapsulate", kyber1024_decapsulate),
     ("mlkem1024_decapsulate", mlkem1024_decapsulate),
+    ("sender_key_decrypt", sender_key_decrypt),
 ];
 
 /// Cases that must fail under valgrind: if they pass, marking secrets does nothing and
@@ -252,6 +253,27 @@ fn kyber1024_decapsulate(rng: &mut Rng) {
 
 fn mlkem1024_decapsulate(rng: &mut Rng) {
     decapsulate(KemKeyType::MlKem1024, rng);
+}
+
+/// Sender-key decryption: the chain step, the message keys, AES-CBC and the padding check.
+fn sender_key_decrypt(rng: &mut Rng) {
+    let ck: [u8; 32] = bytes(rng);
+    let (iv, key, next) = hazmat::sender_key_step(&ck);
+    let ciphertext = hazmat::aes_cbc_encrypt(&key, &iv, b"to the group");
+    let expected_next = *next;
+    secret(&ck);
+    let (iv, key, next) = hazmat::sender_key_step(&ck);
+    let mut buf = ciphertext;
+    assert!(hazmat::aes_cbc_decrypt_blocks(&key, &iv, &mut buf));
+    let (valid, pad) = hazmat::pkcs7_padding_len(buf.last_chunk().unwrap());
+    let valid = valid.unwrap_u8();
+    public(&valid);
+    public(&pad);
+    public(buf.as_slice());
+    public(&*next);
+    assert_eq!(valid, 1);
+    assert_eq!(&buf[..buf.len() - usize::from(pad)], b"to the group");
+    assert_eq!(*next, expected_next);
 }
 
 /// Branches on a secret: memcheck must report it.

@@ -42,6 +42,8 @@ MUTANTS = [
      "before", f"if self.raw[0] & 1 == 1 {{ {LEAK} }}", "kyber1024_decapsulate"),
     ("src/crypto/kem.rs", "let c = libcrux_ml_kem::mlkem1024::MlKem1024Ciphertext::from(&ct.raw);",
      "before", f"if self.raw[3167] & 1 == 1 {{ {LEAK} }}", "mlkem1024_decapsulate"),
+    ("src/group/chain.rs", "let okm = Zeroizing::new(hkdf::<48>(None, &seed.0, &[GROUP_INFO]));",
+     "before", f"if seed.0[0] & 1 == 1 {{ {LEAK} }}", "sender_key_decrypt"),
 ]
 
 BUILD = ["cargo", "test", "--release", "--features", "hazmat", "--test", "ct_valgrind",
