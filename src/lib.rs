@@ -53,6 +53,11 @@ pub mod store;
 pub mod wire;
 
 #[cfg(feature = "alloc")]
+#[doc(hidden)]
+#[path = "fuzz.rs"]
+pub mod __fuzz;
+
+#[cfg(feature = "alloc")]
 pub use address::ProtocolAddress;
 pub use keys::{IdentityKey, IdentityKeyPair};
 #[cfg(feature = "alloc")]
