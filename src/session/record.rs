@@ -16,6 +16,7 @@
 //! ```
 //! Parsing is strict: unknown fields, missing fields and out-of-bound counts are errors.
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::fmt;
@@ -312,7 +313,7 @@ fn decode_state(bytes: &[u8]) -> Result<SessionState, DecodeError> {
         },
         receivers,
         previous_counter: previous_counter.ok_or(DecodeError::MissingField)?,
-        pending_prekey: pending,
+        pending_prekey: pending.map(Box::new),
         base_key: base_key.ok_or(DecodeError::MissingField)?,
         spqr,
     })

@@ -1,5 +1,6 @@
 //! One session: the Double Ratchet state between two identities, and the SPQR chain.
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
@@ -54,7 +55,10 @@ pub(crate) struct SessionState {
     /// The peer's chains, oldest first.
     pub(crate) receivers: VecDeque<ReceiverChain>,
     pub(crate) previous_counter: u32,
-    pub(crate) pending_prekey: Option<PendingPreKey>,
+    /// Boxed: inline, its Kyber ciphertext would make every state ~2 KB, and a `None`
+    /// would carry that much uninitialized space, into which moves copy whatever the
+    /// stack held (key material included) where no drop can wipe it.
+    pub(crate) pending_prekey: Option<Box<PendingPreKey>>,
     /// The initiator's base key: identifies the session across both parties.
     pub(crate) base_key: PublicKey,
     pub(crate) spqr: Option<SpqrState>,
@@ -102,7 +106,7 @@ impl SessionState {
             },
             receivers,
             previous_counter: 0,
-            pending_prekey: Some(pending),
+            pending_prekey: Some(Box::new(pending)),
             base_key: parties.base_key,
             spqr: derived
                 .spqr_auth_key
