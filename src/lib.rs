@@ -110,6 +110,11 @@ pub mod store;
 pub mod wire;
 
 #[cfg(feature = "alloc")]
+#[doc(hidden)]
+#[path = "fuzz.rs"]
+pub mod __fuzz;
+
+#[cfg(feature = "alloc")]
 pub use address::ProtocolAddress;
 pub use fingerprint::{DisplayableFingerprint, Fingerprint, ScannableFingerprint};
 #[cfg(feature = "alloc")]

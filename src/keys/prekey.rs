@@ -172,7 +172,7 @@ impl SignedPreKeyRecord {
 
     /// `1 ‖ protobuf{1: id, 2: timestamp, 3: public, 4: private, 5: signature}`.
     pub fn serialize(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(150));
+        let mut out = Zeroizing::new(Vec::with_capacity(160));
         out.push(RECORD_FORMAT_V1);
         put_uint(&mut out, 1, u64::from(self.id.0));
         put_uint(&mut out, 2, self.timestamp);

@@ -456,6 +456,11 @@ impl SpqrState {
         Ok(self.recv.step(index))
     }
 
+    /// Length of [`SpqrState::serialize`]'s output.
+    pub(crate) fn serialized_len(&self) -> usize {
+        108 + 36 * self.skipped.len()
+    }
+
     /// Appends the versioned encoding:
     /// ```text
     /// format u8 = 1 ‖ role u8 (0 initiator, 1 responder) ‖ next root 32
@@ -463,7 +468,7 @@ impl SpqrState {
     /// ‖ count u16 BE ‖ count × (index u32 BE ‖ key 32), ascending
     /// ```
     pub(crate) fn serialize(&self, out: &mut Vec<u8>) {
-        out.reserve(108 + self.skipped.len() * 36);
+        out.reserve(self.serialized_len());
         out.push(STATE_FORMAT);
         out.push(match self.role {
             Role::Initiator => 0,

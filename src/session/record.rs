@@ -16,6 +16,7 @@
 //! ```
 //! Parsing is strict: unknown fields, missing fields and out-of-bound counts are errors.
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::fmt;
@@ -29,7 +30,10 @@ use crate::keys::{IdentityKey, KyberPreKeyId, PreKeyId, SignedPreKeyId};
 use crate::ratchet::chain::{MAX_RECEIVER_CHAINS, MAX_SKIPPED_KEYS_PER_CHAIN, ReceiverChain};
 use crate::ratchet::keys::{ChainKey, MessageSeed, RootKey};
 use crate::ratchet::spqr::SpqrState;
-use crate::wire::proto::{RECORD_FORMAT_V1, Reader, open_record, put_bytes, put_nested, put_uint};
+use crate::wire::proto::{
+    RECORD_FORMAT_V1, Reader, count_fields, open_record, put_bytes, put_nested, put_nested_sized,
+    put_uint,
+};
 use crate::wire::{VERSION_PQXDH, VERSION_X3DH};
 
 /// Archived sessions kept per record by default (libsignal's value): enough for the
@@ -149,24 +153,41 @@ impl SessionRecord {
 
     /// The versioned serialization (contains secrets: zeroized on drop).
     pub fn serialize(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(512));
+        // Sized up front: a buffer that grows leaves a copy of its secrets behind.
+        let states = self.current.iter().chain(self.previous.iter());
+        let bound = 16
+            + states
+                .map(|s| state_len_bound(s) + FIELD_HEAD)
+                .sum::<usize>();
+        let mut out = Zeroizing::new(Vec::with_capacity(bound));
+        let reserved = out.capacity();
         out.push(RECORD_FORMAT_V1);
         if let Some(s) = &self.current {
-            put_nested(&mut out, 1, |o| encode_state(s, o));
+            put_nested_sized(&mut out, 1, state_len_bound(s), |o| encode_state(s, o));
         }
         for s in &self.previous {
-            put_nested(&mut out, 2, |o| encode_state(s, o));
+            put_nested_sized(&mut out, 2, state_len_bound(s), |o| encode_state(s, o));
         }
         // Written last and required: a record cut at a field boundary (a torn write)
         // is refused instead of read as one with fewer sessions.
         put_uint(&mut out, 3, self.previous.len() as u64);
+        debug_assert_eq!(
+            out.capacity(),
+            reserved,
+            "record buffer grew: raise its bound"
+        );
         out
     }
 
     /// Parses [`SessionRecord::serialize`]'s output.
     pub fn deserialize(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = open_record(bytes)?;
-        let mut rec = SessionRecord::default();
+        let archived =
+            count_fields(bytes.get(1..).unwrap_or(&[]), 2).min(MAX_ARCHIVED_SESSIONS_LIMIT);
+        let mut rec = SessionRecord {
+            current: None,
+            previous: VecDeque::with_capacity(archived),
+        };
         let mut count = None;
         while let Some((n, value)) = r.field()? {
             if count.is_some() {
@@ -200,6 +221,36 @@ impl fmt::Debug for SessionRecord {
     }
 }
 
+/// Room for a field's tag and length varints.
+const FIELD_HEAD: usize = 8;
+
+/// An upper bound on the encoded length of a receiving chain.
+fn chain_len_bound(c: &ReceiverChain) -> usize {
+    // ratchet key 35, chain key 34, index ≤ 6; each skipped seed ≤ 2 + 6 + 34.
+    80 + 48 * c.skipped.len()
+}
+
+/// An upper bound on the encoded length of a state (every fixed field at its largest).
+fn state_len_bound(s: &SessionState) -> usize {
+    let chains: usize = s
+        .receivers
+        .iter()
+        .map(|c| chain_len_bound(c) + FIELD_HEAD)
+        .sum();
+    let pending = s
+        .pending_prekey
+        .as_ref()
+        .map_or(0, |_| PENDING_LEN_BOUND + FIELD_HEAD);
+    let spqr = s
+        .spqr
+        .as_ref()
+        .map_or(0, |q| q.serialized_len() + FIELD_HEAD);
+    384 + chains + pending + spqr
+}
+
+/// Pending prekey data: ids and timestamp ≤ 4 × 11, base key 35, Kyber ciphertext 1,572.
+const PENDING_LEN_BOUND: usize = 1_700;
+
 fn encode_state(s: &SessionState, o: &mut Vec<u8>) {
     put_uint(o, 1, u64::from(s.version));
     put_bytes(o, 2, &s.local_identity.serialize());
@@ -212,7 +263,7 @@ fn encode_state(s: &SessionState, o: &mut Vec<u8>) {
     put_bytes(o, 9, s.sender.chain_key.key());
     put_uint(o, 10, u64::from(s.sender.chain_key.index()));
     for c in &s.receivers {
-        put_nested(o, 11, |o| {
+        put_nested_sized(o, 11, chain_len_bound(c), |o| {
             put_bytes(o, 1, &c.ratchet_key.serialize());
             put_bytes(o, 2, c.chain_key.key());
             put_uint(o, 3, u64::from(c.chain_key.index()));
@@ -226,7 +277,7 @@ fn encode_state(s: &SessionState, o: &mut Vec<u8>) {
     }
     put_uint(o, 12, u64::from(s.previous_counter));
     if let Some(p) = &s.pending_prekey {
-        put_nested(o, 13, |o| {
+        put_nested_sized(o, 13, PENDING_LEN_BOUND, |o| {
             if let Some(id) = p.pre_key_id {
                 put_uint(o, 1, u64::from(id.0));
             }
@@ -256,7 +307,7 @@ fn decode_state(bytes: &[u8]) -> Result<SessionState, DecodeError> {
     let mut version = None;
     let (mut lid, mut rid, mut lreg, mut rreg) = (None, None, None, None);
     let (mut root, mut spub, mut spriv, mut sck, mut sidx) = (None, None, None, None, None);
-    let mut receivers = VecDeque::new();
+    let mut receivers = VecDeque::with_capacity(MAX_RECEIVER_CHAINS);
     let mut previous_counter = None;
     let mut pending = None;
     let mut base_key = None;
@@ -282,7 +333,7 @@ fn decode_state(bytes: &[u8]) -> Result<SessionState, DecodeError> {
             12 => previous_counter = Some(v.as_u32()?),
             13 => pending = Some(decode_pending(v.as_bytes()?)?),
             14 => base_key = Some(PublicKey::deserialize(v.as_bytes()?)?),
-            15 => spqr = Some(SpqrState::deserialize(v.as_bytes()?)?),
+            15 => spqr = Some(Box::new(SpqrState::deserialize(v.as_bytes()?)?)),
             _ => return Err(DecodeError::Malformed),
         }
     }
@@ -319,7 +370,7 @@ fn decode_state(bytes: &[u8]) -> Result<SessionState, DecodeError> {
         },
         receivers,
         previous_counter: previous_counter.ok_or(DecodeError::MissingField)?,
-        pending_prekey: pending,
+        pending_prekey: pending.map(Box::new),
         base_key: base_key.ok_or(DecodeError::MissingField)?,
         spqr,
     })
@@ -328,7 +379,8 @@ fn decode_state(bytes: &[u8]) -> Result<SessionState, DecodeError> {
 fn decode_chain(bytes: &[u8]) -> Result<ReceiverChain, DecodeError> {
     let mut r = Reader::new(bytes);
     let (mut rk, mut ck, mut idx) = (None, None, None);
-    let mut skipped = VecDeque::new();
+    let mut skipped =
+        VecDeque::with_capacity(count_fields(bytes, 4).min(MAX_SKIPPED_KEYS_PER_CHAIN));
     while let Some((n, v)) = r.field()? {
         match n {
             1 => rk = Some(PublicKey::deserialize(v.as_bytes()?)?),

@@ -1,5 +1,6 @@
 //! One session: the Double Ratchet state between two identities, and the SPQR chain.
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
@@ -54,10 +55,15 @@ pub(crate) struct SessionState {
     /// The peer's chains, oldest first.
     pub(crate) receivers: VecDeque<ReceiverChain>,
     pub(crate) previous_counter: u32,
-    pub(crate) pending_prekey: Option<PendingPreKey>,
+    /// Boxed: inline, its Kyber ciphertext would make every state ~2 KB, and a `None`
+    /// would carry that much uninitialized space, into which moves copy whatever the
+    /// stack held (key material included) where no drop can wipe it.
+    pub(crate) pending_prekey: Option<Box<PendingPreKey>>,
     /// The initiator's base key: identifies the session across both parties.
     pub(crate) base_key: PublicKey,
-    pub(crate) spqr: Option<SpqrState>,
+    /// Boxed for the same reason as `pending_prekey`: a v3 session's `None` would
+    /// otherwise be ~180 bytes of uninitialized space inside the state.
+    pub(crate) spqr: Option<Box<SpqrState>>,
 }
 
 /// Who is on each end, for a new session.
@@ -102,12 +108,12 @@ impl SessionState {
             },
             receivers,
             previous_counter: 0,
-            pending_prekey: Some(pending),
+            pending_prekey: Some(Box::new(pending)),
             base_key: parties.base_key,
             spqr: derived
                 .spqr_auth_key
                 .as_ref()
-                .map(|k| SpqrState::new(k, Role::Initiator)),
+                .map(|k| Box::new(SpqrState::new(k, Role::Initiator))),
         })
     }
 
@@ -135,7 +141,7 @@ impl SessionState {
             spqr: derived
                 .spqr_auth_key
                 .as_ref()
-                .map(|k| SpqrState::new(k, Role::Responder)),
+                .map(|k| Box::new(SpqrState::new(k, Role::Responder))),
         }
     }
 

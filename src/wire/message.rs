@@ -37,18 +37,15 @@ pub(crate) struct SignalMessageParts<'a> {
 impl SignalMessage {
     /// Builds and MACs a message.
     pub(crate) fn new(parts: SignalMessageParts<'_>, mac_key: &[u8; 32]) -> Self {
-        let mut body = Vec::with_capacity(parts.ciphertext.len() + 96);
-        body.push(version_byte(parts.version));
-        put_bytes(&mut body, 1, &parts.sender_ratchet_key.serialize());
-        put_uint(&mut body, 2, u64::from(parts.counter));
-        put_uint(&mut body, 3, u64::from(parts.previous_counter));
-        put_bytes(&mut body, 4, &parts.ciphertext);
-        if !parts.pq_ratchet.is_empty() {
-            put_bytes(&mut body, 5, &parts.pq_ratchet);
-        }
-        if let Some(a) = &parts.addresses {
-            put_bytes(&mut body, 6, a);
-        }
+        let mut body = encode_body(
+            parts.version,
+            &parts.sender_ratchet_key,
+            parts.counter,
+            parts.previous_counter,
+            &parts.ciphertext,
+            &parts.pq_ratchet,
+            parts.addresses.as_ref(),
+        );
         let mac = compute_mac(
             mac_key,
             parts.sender_identity,
@@ -66,6 +63,24 @@ impl SignalMessage {
             addresses: parts.addresses,
             serialized: body,
         }
+    }
+
+    /// `version ‖ protobuf` as [`SignalMessage::new`] writes it, for this message's
+    /// fields, followed by the message's own MAC: the canonical form of the message
+    /// (for the fuzz hooks' round trips).
+    pub(crate) fn reencode(&self) -> Vec<u8> {
+        let mut out = encode_body(
+            self.version,
+            &self.sender_ratchet_key,
+            self.counter,
+            self.previous_counter,
+            &self.ciphertext,
+            &self.pq_ratchet,
+            self.addresses.as_ref(),
+        );
+        let mac_at = self.serialized.len().saturating_sub(MAC_LEN);
+        out.extend_from_slice(self.serialized.get(mac_at..).unwrap_or_default());
+        out
     }
 
     /// Parses a message; the MAC is checked later, by the session that owns the key.
@@ -156,6 +171,32 @@ impl SignalMessage {
             mac_key,
         )
     }
+}
+
+/// `version ‖ protobuf`: the part of a SignalMessage that the MAC covers, fields in
+/// the order 1, 2, 3, 4, 5 (only when non-empty), 6 (only when present).
+fn encode_body(
+    version: u8,
+    sender_ratchet_key: &PublicKey,
+    counter: u32,
+    previous_counter: u32,
+    ciphertext: &[u8],
+    pq_ratchet: &[u8],
+    addresses: Option<&[u8; ADDRESSES_LEN]>,
+) -> Vec<u8> {
+    let mut body = Vec::with_capacity(ciphertext.len() + pq_ratchet.len() + 96);
+    body.push(version_byte(version));
+    put_bytes(&mut body, 1, &sender_ratchet_key.serialize());
+    put_uint(&mut body, 2, u64::from(counter));
+    put_uint(&mut body, 3, u64::from(previous_counter));
+    put_bytes(&mut body, 4, ciphertext);
+    if !pq_ratchet.is_empty() {
+        put_bytes(&mut body, 5, pq_ratchet);
+    }
+    if let Some(a) = addresses {
+        put_bytes(&mut body, 6, a);
+    }
+    body
 }
 
 /// Checks the MAC at the end of a serialized `SignalMessage`, `version ‖ protobuf ‖
@@ -251,6 +292,21 @@ impl PreKeySignalMessage {
             message: p.message,
             serialized: out,
         }
+    }
+
+    /// The message as [`PreKeySignalMessage::new`] writes it for these fields (the inner
+    /// SignalMessage kept byte for byte): the canonical form, for the fuzz hooks.
+    pub(crate) fn reencode(&self) -> Vec<u8> {
+        PreKeySignalMessage::new(PreKeyParts {
+            registration_id: self.registration_id,
+            pre_key_id: self.pre_key_id,
+            signed_pre_key_id: self.signed_pre_key_id,
+            kyber: self.kyber.as_ref().map(|(id, ct)| (*id, (**ct).clone())),
+            base_key: self.base_key,
+            identity_key: self.identity_key,
+            message: self.message.clone(),
+        })
+        .serialized
     }
 
     /// Parses a prekey message and the SignalMessage inside it.

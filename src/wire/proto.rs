@@ -179,14 +179,46 @@ pub(crate) fn put_bytes(out: &mut Vec<u8>, number: u32, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
-/// Appends a length-delimited field whose contents `f` writes (a nested message).
-///
-/// The temporary buffer may hold secrets (records nest key material), so it is zeroized.
+/// Appends a length-delimited field whose contents `f` writes (a nested message of at
+/// most 256 bytes; larger ones use [`put_nested_sized`]).
 #[cfg(feature = "alloc")]
 pub(crate) fn put_nested(out: &mut Vec<u8>, number: u32, f: impl FnOnce(&mut Vec<u8>)) {
-    let mut inner = zeroize::Zeroizing::new(Vec::with_capacity(256));
+    put_nested_sized(out, number, 256, f);
+}
+
+/// Appends a nested message that `f` writes into a buffer made with room for `capacity`
+/// bytes. The buffer may hold secrets (records nest key material): it is zeroized, and
+/// `capacity` must be an upper bound, because a buffer that grows leaves a copy of what
+/// it held in the block it frees.
+#[cfg(feature = "alloc")]
+pub(crate) fn put_nested_sized(
+    out: &mut Vec<u8>,
+    number: u32,
+    capacity: usize,
+    f: impl FnOnce(&mut Vec<u8>),
+) {
+    let mut inner = zeroize::Zeroizing::new(Vec::with_capacity(capacity));
+    let reserved = inner.capacity();
     f(&mut inner);
+    debug_assert_eq!(
+        inner.capacity(),
+        reserved,
+        "nested buffer grew: raise its bound"
+    );
     put_bytes(out, number, &inner);
+}
+
+/// How many times field `number` occurs in `bytes` (up to the first malformed field):
+/// a capacity hint, so that a decoder can size its collections before filling them
+/// rather than grow them (growth leaves copies of key material in freed blocks).
+#[cfg(feature = "alloc")]
+pub(crate) fn count_fields(bytes: &[u8], number: u32) -> usize {
+    let mut r = Reader::new(bytes);
+    let mut n = 0;
+    while let Ok(Some((k, _))) = r.field() {
+        n += usize::from(k == number);
+    }
+    n
 }
 
 #[cfg(all(test, feature = "alloc"))]

@@ -1,0 +1,357 @@
+//! The 1:1 stateful target: Alice and Bob converse under a list of actions read from the
+//! input (sends, deliveries in any order, drops, replays, tampered and forged messages,
+//! new sessions from fresh bundles, simultaneous initiation).
+//!
+//! Invariants, checked after every action:
+//! * an honest message delivered for the first time decrypts to what was sent, unless
+//!   the receiver has since learnt [`MAX_RECEIVER_CHAINS`] newer chains of the sender
+//!   (then it must fail);
+//! * a replayed, tampered or forged message fails, unless a tampering is one the
+//!   protocol cannot see (the unauthenticated registration id, or handshake fields
+//!   unused on a session that already exists): then it must give exactly the original
+//!   plaintext, and only while the original was still undelivered;
+//! * every call that fails (encrypt, decrypt or session start) leaves every record of
+//!   that party byte-identical: session, identity, and all prekey records.
+//!
+//! Input: `config (1) ‖ seed (8) ‖ actions`, each action an opcode byte and its
+//! arguments (see [`conversation`]). Missing bytes read as zero.
+
+use missive::crypto::PublicKey;
+use missive::{
+    CiphertextMessageType, Error, MAX_RECEIVER_CHAINS, PreKeySignalMessage, ProtocolAddress,
+    ProtocolError, SignalMessage,
+};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+
+use super::party::{ALICE, BOB, Party};
+
+/// Opcodes: the first byte of each action, modulo their number.
+pub mod op {
+    /// `SEND from len`: the party `from & 1` (0 Alice, 1 Bob) encrypts `len` bytes.
+    pub const SEND: u8 = 0;
+    /// `DELIVER to pick`: delivers in-flight message `pick` (mod count) to `to & 1`.
+    pub const DELIVER: u8 = 1;
+    /// `DROP to pick`: loses in-flight message `pick`.
+    pub const DROP: u8 = 2;
+    /// `REPLAY to pick`: delivers an already delivered message again.
+    pub const REPLAY: u8 = 3;
+    /// `TAMPER to pick how pos_hi pos_lo value`: delivers a modified copy of an in-flight
+    /// or delivered message: `how % 4` = flip bit `pos`, truncate to `pos`, set byte
+    /// `pos` to `value`, append `value`.
+    pub const TAMPER: u8 = 4;
+    /// `FORGE to kind len bytes…`: delivers `len` raw bytes as a prekey (`kind & 1`) or
+    /// normal message.
+    pub const FORGE: u8 = 5;
+    /// `RESTART who`: `who & 1` starts a new session from a fresh bundle of the other.
+    pub const RESTART: u8 = 6;
+    /// How many opcodes there are.
+    pub const COUNT: u8 = 7;
+}
+
+/// `config` bits: 1 = v3 (X3DH, legacy entry points) instead of v4; 2 = bundles carry a
+/// one-time EC prekey.
+pub mod config {
+    /// Run the v3 protocol.
+    pub const V3: u8 = 1;
+    /// Bundles carry a one-time EC prekey.
+    pub const ONE_TIME: u8 = 2;
+}
+
+/// Sends beyond this are ignored: far inside every window and jump bound, so that each
+/// honest first delivery must succeed (the bounds have their own tests).
+const MAX_SENDS: u32 = 600;
+/// New sessions beyond this are ignored: far inside the archive bound (40).
+const MAX_RESTARTS: u32 = 8;
+
+struct Input<'a>(&'a [u8]);
+
+impl Input<'_> {
+    fn byte(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((b, rest)) => {
+                self.0 = rest;
+                *b
+            }
+            None => 0,
+        }
+    }
+    fn take(&mut self, n: usize) -> &[u8] {
+        let (head, rest) = self.0.split_at(n.min(self.0.len()));
+        self.0 = rest;
+        head
+    }
+}
+
+struct InFlight {
+    kind: CiphertextMessageType,
+    bytes: Vec<u8>,
+    plaintext: Vec<u8>,
+    ratchet_key: PublicKey,
+}
+
+fn ratchet_key(kind: CiphertextMessageType, bytes: &[u8]) -> PublicKey {
+    let key = match kind {
+        CiphertextMessageType::PreKey => {
+            PreKeySignalMessage::deserialize(bytes).map(|m| *m.message().sender_ratchet_key())
+        }
+        _ => SignalMessage::deserialize(bytes).map(|m| *m.sender_ratchet_key()),
+    };
+    key.expect("missive parses what it sends")
+}
+
+/// The sender chains a receiver has learnt, oldest first, over all its sessions with the
+/// sender. A session keeps the newest [`MAX_RECEIVER_CHAINS`] of its own, and never more
+/// newer ones than this list holds, so "not evicted here" implies "still kept".
+#[derive(Default)]
+struct Learnt(Vec<PublicKey>);
+
+impl Learnt {
+    fn evicted(&self, k: &PublicKey) -> bool {
+        self.0
+            .iter()
+            .position(|x| x == k)
+            .is_some_and(|i| i + MAX_RECEIVER_CHAINS < self.0.len())
+    }
+    fn learn(&mut self, k: PublicKey) {
+        if !self.0.contains(&k) {
+            self.0.push(k);
+        }
+    }
+}
+
+struct World {
+    parties: [Party; 2],
+    rng: ChaCha20Rng,
+    v3: bool,
+    one_time: bool,
+    /// `in_flight[i]`: messages on their way to party `i`.
+    in_flight: [Vec<InFlight>; 2],
+    delivered: [Vec<InFlight>; 2],
+    learnt: [Learnt; 2],
+    sends: u32,
+    restarts: u32,
+}
+
+impl World {
+    fn addresses(&self, to: usize) -> (ProtocolAddress, ProtocolAddress) {
+        (
+            self.parties[to].address.clone(),
+            self.parties[1 - to].address.clone(),
+        )
+    }
+
+    /// Delivers `bytes` to party `to`; on failure, checks that nothing changed.
+    fn deliver(
+        &mut self,
+        to: usize,
+        kind: CiphertextMessageType,
+        bytes: &[u8],
+    ) -> Result<Vec<u8>, Error> {
+        let (_, from) = self.addresses(to);
+        let party = &mut self.parties[to];
+        let before = party.snapshot(&from);
+        let r = party.decrypt(&from, kind, bytes, &mut self.rng);
+        if r.is_err() {
+            assert_eq!(
+                before,
+                party.snapshot(&from),
+                "failed decrypt changed records"
+            );
+        }
+        r
+    }
+
+    fn send(&mut self, from: usize, len: u8) {
+        if self.sends >= MAX_SENDS {
+            return;
+        }
+        self.sends += 1;
+        let mut plaintext = self.sends.to_be_bytes().to_vec();
+        plaintext.resize(4 + usize::from(len), len);
+        let (_, to) = self.addresses(from);
+        let party = &mut self.parties[from];
+        let before = party.snapshot(&to);
+        match party.encrypt(&to, &plaintext, &mut self.rng) {
+            Ok(m) => {
+                let kind = m.message_type();
+                let bytes = m.serialize().to_vec();
+                self.in_flight[1 - from].push(InFlight {
+                    kind,
+                    ratchet_key: ratchet_key(kind, &bytes),
+                    bytes,
+                    plaintext,
+                });
+            }
+            Err(e) => {
+                assert!(
+                    !party.has_session(&to),
+                    "encrypt failed on a session: {e:?}"
+                );
+                assert_eq!(e, Error::Protocol(ProtocolError::NoSession));
+                assert_eq!(
+                    before,
+                    party.snapshot(&to),
+                    "failed encrypt changed records"
+                );
+            }
+        }
+    }
+
+    fn deliver_in_flight(&mut self, to: usize, pick: u8) {
+        let q = &mut self.in_flight[to];
+        if q.is_empty() {
+            return;
+        }
+        let m = q.remove(usize::from(pick) % q.len());
+        let r = self.deliver(to, m.kind, &m.bytes);
+        // Exact with one session; with several, a session may still keep a chain that
+        // the count over all sessions calls evicted.
+        let evicted = self.learnt[to].evicted(&m.ratchet_key);
+        match r {
+            Err(_) if evicted => return,
+            Err(e) => panic!("honest message refused: {e:?}"),
+            Ok(_) if evicted && self.restarts <= 1 => panic!("evicted chain decrypted"),
+            Ok(pt) => assert_eq!(pt, m.plaintext, "honest message decrypted wrongly"),
+        }
+        self.learnt[to].learn(m.ratchet_key);
+        self.delivered[to].push(m);
+    }
+
+    fn replay(&mut self, to: usize, pick: u8) {
+        let d = &self.delivered[to];
+        if d.is_empty() {
+            return;
+        }
+        let m = &d[usize::from(pick) % d.len()];
+        let (kind, bytes) = (m.kind, m.bytes.clone());
+        assert!(self.deliver(to, kind, &bytes).is_err(), "replay accepted");
+    }
+
+    fn tamper(&mut self, to: usize, input: &mut Input<'_>) {
+        let pick = usize::from(input.byte());
+        let how = input.byte() % 4;
+        let pos = usize::from(u16::from_be_bytes([input.byte(), input.byte()]));
+        let value = input.byte();
+        let (pending, done) = (self.in_flight[to].len(), self.delivered[to].len());
+        if pending + done == 0 {
+            return;
+        }
+        let i = pick % (pending + done);
+        let original = if i < pending {
+            &self.in_flight[to][i]
+        } else {
+            &self.delivered[to][i - pending]
+        };
+        let mut bytes = original.bytes.clone();
+        let len = bytes.len();
+        match how {
+            0 => bytes[pos / 8 % len] ^= 1 << (pos % 8),
+            1 => bytes.truncate(pos % len),
+            2 if bytes[pos % len] != value => bytes[pos % len] = value,
+            2 => return,
+            _ => bytes.push(value),
+        }
+        let (kind, plaintext) = (original.kind, original.plaintext.clone());
+        let Ok(pt) = self.deliver(to, kind, &bytes) else {
+            return;
+        };
+        assert!(
+            i < pending,
+            "tampered replay of a delivered message accepted"
+        );
+        assert_eq!(
+            pt, plaintext,
+            "tampered message decrypted to something else"
+        );
+        // The original's keys are spent now: it counts as delivered.
+        let m = self.in_flight[to].remove(i);
+        self.learnt[to].learn(m.ratchet_key);
+        self.delivered[to].push(m);
+    }
+
+    fn forge(&mut self, to: usize, input: &mut Input<'_>) {
+        let kind = if input.byte() & 1 == 1 {
+            CiphertextMessageType::PreKey
+        } else {
+            CiphertextMessageType::Whisper
+        };
+        let len = usize::from(input.byte());
+        let bytes = input.take(len).to_vec();
+        assert!(
+            self.deliver(to, kind, &bytes).is_err(),
+            "forged message accepted"
+        );
+    }
+
+    fn restart(&mut self, who: usize) {
+        if self.restarts >= MAX_RESTARTS {
+            return;
+        }
+        self.restarts += 1;
+        let bundle = self.parties[1 - who].bundle(self.v3, self.one_time, &mut self.rng);
+        let (_, remote) = self.addresses(who);
+        let party = &mut self.parties[who];
+        party
+            .start_session(&bundle, &remote, &mut self.rng)
+            .expect("an honest bundle starts a session");
+    }
+}
+
+/// Runs one conversation from `data`.
+pub fn conversation(data: &[u8]) {
+    let mut input = Input(data);
+    let cfg = input.byte();
+    let mut seed = [0u8; 8];
+    seed.copy_from_slice(&{
+        let mut s = input.take(8).to_vec();
+        s.resize(8, 0);
+        s
+    });
+    let mut rng = ChaCha20Rng::seed_from_u64(u64::from_le_bytes(seed));
+    let v3 = cfg & config::V3 != 0;
+    let one_time = cfg & config::ONE_TIME != 0;
+    let alice = Party::new(ALICE, 1001, &mut rng);
+    let bob = Party::new(BOB, 2002, &mut rng);
+    let mut w = World {
+        parties: [alice, bob],
+        rng,
+        v3,
+        one_time,
+        in_flight: [Vec::new(), Vec::new()],
+        delivered: [Vec::new(), Vec::new()],
+        learnt: [Learnt::default(), Learnt::default()],
+        sends: 0,
+        restarts: 0,
+    };
+    w.restart(0);
+
+    while !input.0.is_empty() {
+        let opcode = input.byte() % op::COUNT;
+        let party = usize::from(input.byte() & 1);
+        match opcode {
+            op::SEND => {
+                let len = input.byte();
+                w.send(party, len)
+            }
+            op::DELIVER => {
+                let pick = input.byte();
+                w.deliver_in_flight(party, pick)
+            }
+            op::DROP => {
+                let pick = usize::from(input.byte());
+                let q = &mut w.in_flight[party];
+                if !q.is_empty() {
+                    q.remove(pick % q.len());
+                }
+            }
+            op::REPLAY => {
+                let pick = input.byte();
+                w.replay(party, pick)
+            }
+            op::TAMPER => w.tamper(party, &mut input),
+            op::FORGE => w.forge(party, &mut input),
+            _ => w.restart(party),
+        }
+    }
+}

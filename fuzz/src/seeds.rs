@@ -1,0 +1,299 @@
+//! The seed corpora: real messages, keys and records from an honest conversation with a
+//! fixed RNG seed, and action scripts for the stateful target. Deterministic, so
+//! `tests/fuzz_corpus.rs` can check that the committed `fuzz/corpus/*/seed-*` files are
+//! current (and rewrite them with `MISSIVE_WRITE_FUZZ_SEEDS=1`).
+
+use missive::__fuzz::{self, SpqrState};
+use missive::crypto::{KemKeyPair, KemKeyType};
+use missive::store::SessionStore;
+use missive::{
+    CiphertextMessage, IdentityKeyPair, KyberPreKeyId, KyberPreKeyRecord, PreKeyId, PreKeyRecord,
+    SessionRecord, SignedPreKeyId, SignedPreKeyRecord,
+};
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
+
+use super::conversation::{config, op};
+use super::party::{ALICE, BOB, NOW, Party};
+
+/// One seed file: target, file name (without the `seed-` prefix), contents.
+pub type Seed = (&'static str, &'static str, Vec<u8>);
+
+/// Every seed of every target.
+pub fn all() -> Vec<Seed> {
+    let mut rng = ChaCha20Rng::seed_from_u64(0x006d_6973_7369_7665);
+    let mut out = Vec::new();
+    messages_and_records(&mut rng, &mut out);
+    keys(&mut rng, &mut out);
+    spqr(&mut rng, &mut out);
+    scripts(&mut out);
+    out
+}
+
+fn record(p: &Party, remote: &Party) -> Vec<u8> {
+    let r = p.store.session_store.load_session(&remote.address);
+    r.expect("in-memory store")
+        .expect("a session")
+        .serialize()
+        .to_vec()
+}
+
+fn exchange(v3: bool, one_time: bool, rng: &mut ChaCha20Rng, out: &mut Vec<Seed>) {
+    let mut alice = Party::new(ALICE, 1001, rng);
+    let mut bob = Party::new(BOB, 2002, rng);
+    let bundle = bob.bundle(v3, one_time, rng);
+    let v = if v3 { "v3" } else { "v4" };
+    let name = |s: &str| -> &'static str {
+        let with = if one_time { "" } else { "-no-one-time" };
+        format!("{v}-{s}{with}").leak()
+    };
+    out.push(("prekey_bundle", name("bundle"), bundle.serialize()));
+    alice
+        .start_session(&bundle, &bob.address, rng)
+        .expect("honest bundle");
+    let first = alice.encrypt(&bob.address, b"first", rng).expect("session");
+    let second = alice
+        .encrypt(&bob.address, b"second", rng)
+        .expect("session");
+    let CiphertextMessage::PreKey(pre) = &first else {
+        unreachable!("the first message is a prekey message")
+    };
+    out.push((
+        "prekey_signal_message",
+        name("first"),
+        pre.serialized().to_vec(),
+    ));
+    out.push((
+        "signal_message",
+        name("inner"),
+        pre.message().serialized().to_vec(),
+    ));
+    out.push(("session_record", name("initiator"), record(&alice, &bob)));
+    let (kind, bytes) = (second.message_type(), second.serialize());
+    bob.decrypt(&alice.address, kind, bytes, rng)
+        .expect("honest message");
+    // Bob has skipped "first": his record holds a skipped key.
+    out.push((
+        "session_record",
+        name("responder-skipped"),
+        record(&bob, &alice),
+    ));
+    let reply = bob.encrypt(&alice.address, b"reply", rng).expect("session");
+    out.push(("signal_message", name("reply"), reply.serialize().to_vec()));
+    let (kind, bytes) = (reply.message_type(), reply.serialize());
+    alice
+        .decrypt(&bob.address, kind, bytes, rng)
+        .expect("honest reply");
+    // A second session: the first one is archived.
+    let bundle = bob.bundle(v3, one_time, rng);
+    alice
+        .start_session(&bundle, &bob.address, rng)
+        .expect("honest bundle");
+    out.push(("session_record", name("archived"), record(&alice, &bob)));
+}
+
+fn messages_and_records(rng: &mut ChaCha20Rng, out: &mut Vec<Seed>) {
+    exchange(false, true, rng, out);
+    exchange(false, false, rng, out);
+    exchange(true, true, rng, out);
+    out.push((
+        "session_record",
+        "empty",
+        SessionRecord::new().serialize().to_vec(),
+    ));
+    let identity = IdentityKeyPair::generate(rng);
+    out.push((
+        "identity_key_pair",
+        "generated",
+        identity.serialize().to_vec(),
+    ));
+    let pk = PreKeyRecord::generate(PreKeyId(7), rng);
+    out.push(("prekey_record", "generated", pk.serialize().to_vec()));
+    let spk = SignedPreKeyRecord::generate(SignedPreKeyId(8), NOW.as_millis(), &identity, rng);
+    out.push((
+        "signed_prekey_record",
+        "generated",
+        spk.serialize().to_vec(),
+    ));
+    for (name, kt, last_resort) in [
+        ("kyber1024-last-resort", KemKeyType::Kyber1024, true),
+        ("mlkem1024-one-time", KemKeyType::MlKem1024, false),
+    ] {
+        let id = KyberPreKeyId(9);
+        let k = KyberPreKeyRecord::generate(kt, id, NOW.as_millis(), last_resort, &identity, rng);
+        out.push(("kyber_prekey_record", name, k.serialize().to_vec()));
+    }
+}
+
+fn keys(rng: &mut ChaCha20Rng, out: &mut Vec<Seed>) {
+    let identity = IdentityKeyPair::generate(rng);
+    let key = identity.public_key().serialize();
+    out.push(("public_key", "key", key.to_vec()));
+    let message = b"a signed prekey, say";
+    let mut signed = key.to_vec();
+    signed.extend_from_slice(&identity.sign(message, rng));
+    signed.extend_from_slice(message);
+    out.push(("public_key", "key-signature-message", signed));
+    for (name, kt) in [
+        ("kyber1024", KemKeyType::Kyber1024),
+        ("mlkem1024", KemKeyType::MlKem1024),
+    ] {
+        let pair = KemKeyPair::generate(kt, rng);
+        let (ct, _) = pair.public_key.encapsulate(rng);
+        let pk: &'static str = format!("{name}-public").leak();
+        let sk: &'static str = format!("{name}-secret").leak();
+        let c: &'static str = format!("{name}-ciphertext").leak();
+        out.push(("kem_key", pk, pair.public_key.serialize().to_vec()));
+        out.push(("kem_key", sk, pair.secret_key.serialize().to_vec()));
+        out.push(("kem_key", c, ct.serialize().to_vec()));
+    }
+}
+
+fn spqr(rng: &mut ChaCha20Rng, out: &mut Vec<Seed>) {
+    let auth = [0x5a; 32];
+    let mut initiator = SpqrState::new(&auth, true);
+    let mut fields = Vec::new();
+    for _ in 0..300 {
+        fields.push(initiator.send().expect("fresh chain").0);
+    }
+    out.push(("spqr_field", "none-index-1", fields[0].clone()));
+    out.push(("spqr_field", "none-index-300", fields[299].clone()));
+    for t in 1u8..=6 {
+        let mut chunk = [0u8; 32];
+        rng.fill_bytes(&mut chunk);
+        let f = __fuzz::SpqrField {
+            epoch: 1,
+            index: 3,
+            msg_type: t,
+            chunk: (t != 4).then_some((u16::from(t) * 5, chunk)),
+        };
+        let name: &'static str = format!("type-{t}").leak();
+        out.push(("spqr_field", name, __fuzz::encode_spqr_field(&f)));
+    }
+    let mut responder = SpqrState::new(&auth, false);
+    out.push(("spqr_state", "fresh", responder.serialize().to_vec()));
+    responder.recv(&fields[9]).expect("honest field");
+    responder.recv(&fields[3]).expect("honest field");
+    out.push(("spqr_state", "skipped", responder.serialize().to_vec()));
+    out.push(("spqr_state", "sender", initiator.serialize().to_vec()));
+}
+
+/// An action script: `config ‖ seed ‖ actions`.
+fn script(cfg: u8, seed: u64, actions: &[&[u8]]) -> Vec<u8> {
+    let mut s = vec![cfg];
+    s.extend_from_slice(&seed.to_le_bytes());
+    actions.iter().for_each(|a| s.extend_from_slice(a));
+    s
+}
+
+const A: u8 = 0;
+const B: u8 = 1;
+/// "The newest": a pick past the end wraps to the last index while the queue is short.
+const LAST: u8 = 255;
+
+fn scripts(out: &mut Vec<Seed>) {
+    let ping_pong: Vec<&[u8]> = vec![
+        &[op::SEND, A, 10],
+        &[op::DELIVER, B, 0],
+        &[op::SEND, B, 20],
+        &[op::DELIVER, A, 0],
+        &[op::SEND, A, 0],
+        &[op::SEND, A, 200],
+        &[op::DELIVER, B, 1],
+        &[op::DELIVER, B, 0],
+        &[op::SEND, B, 3],
+        &[op::DELIVER, A, 0],
+    ];
+    for (name, cfg) in [
+        ("ping-pong-v4", config::ONE_TIME),
+        ("ping-pong-v4-no-one-time", 0),
+        ("ping-pong-v3", config::V3 | config::ONE_TIME),
+    ] {
+        out.push(("conversation", name, script(cfg, 1, &ping_pong)));
+    }
+    let reorder: Vec<&[u8]> = vec![
+        &[op::SEND, A, 1],
+        &[op::SEND, A, 2],
+        &[op::SEND, A, 3],
+        &[op::SEND, A, 4],
+        &[op::DELIVER, B, 2],
+        &[op::DELIVER, B, 0],
+        &[op::DROP, B, 0],
+        &[op::DELIVER, B, 0],
+        &[op::SEND, B, 5],
+        &[op::SEND, B, 6],
+        &[op::DELIVER, A, 1],
+        &[op::REPLAY, B, 0],
+        &[op::REPLAY, A, 0],
+        &[op::DELIVER, A, 0],
+    ];
+    out.push((
+        "conversation",
+        "reorder-drop-replay",
+        script(config::ONE_TIME, 2, &reorder),
+    ));
+    let tamper: Vec<&[u8]> = vec![
+        &[op::SEND, A, 8],
+        &[op::TAMPER, B, 0, 0, 0, 9, 0],
+        &[op::TAMPER, B, 0, 1, 0, 40, 0],
+        &[op::TAMPER, B, 0, 2, 0, 70, 0x5a],
+        &[op::TAMPER, B, 0, 3, 0, 0, 0x01],
+        &[op::DELIVER, B, 0],
+        &[op::SEND, B, 9],
+        &[op::TAMPER, A, 0, 0, 1, 3, 0],
+        &[op::TAMPER, A, 0, 2, 0, 1, 0x34],
+        &[op::DELIVER, A, 0],
+        &[op::TAMPER, A, 0, 0, 0, 0, 0],
+        &[op::FORGE, B, 1, 4, 0x44, 0x0a, 0x01, 0x00],
+        &[op::FORGE, A, 0, 3, 0x33, 0x08, 0x01],
+    ];
+    out.push((
+        "conversation",
+        "tamper-forge-v4",
+        script(config::ONE_TIME, 3, &tamper),
+    ));
+    let v3 = config::V3 | config::ONE_TIME;
+    out.push(("conversation", "tamper-forge-v3", script(v3, 4, &tamper)));
+    let simultaneous: Vec<&[u8]> = vec![
+        &[op::SEND, A, 1],
+        &[op::RESTART, B],
+        &[op::SEND, B, 2],
+        &[op::DELIVER, B, 0],
+        &[op::DELIVER, A, 0],
+        &[op::SEND, A, 3],
+        &[op::SEND, B, 4],
+        &[op::DELIVER, A, 0],
+        &[op::DELIVER, B, 0],
+        &[op::RESTART, A],
+        &[op::SEND, A, 5],
+        &[op::SEND, B, 6],
+        &[op::DELIVER, B, 0],
+        &[op::DELIVER, A, 0],
+    ];
+    out.push((
+        "conversation",
+        "simultaneous-v4",
+        script(config::ONE_TIME, 5, &simultaneous),
+    ));
+    out.push((
+        "conversation",
+        "simultaneous-v3",
+        script(v3, 6, &simultaneous),
+    ));
+    // Alice's first chain falls out of Bob's window while one of its messages waits.
+    let mut evict: Vec<&[u8]> = vec![&[op::SEND, A, 1], &[op::SEND, A, 2], &[op::DELIVER, B, 1]];
+    for _ in 0..7 {
+        evict.extend_from_slice(&[
+            &[op::SEND, B, 3],
+            &[op::DELIVER, A, LAST],
+            &[op::SEND, A, 4],
+            &[op::DELIVER, B, LAST],
+        ]);
+    }
+    evict.push(&[op::DELIVER, B, 0]);
+    out.push((
+        "conversation",
+        "evicted-chain",
+        script(config::ONE_TIME, 7, &evict),
+    ));
+}

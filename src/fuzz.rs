@@ -1,0 +1,116 @@
+//! Hooks for the fuzz targets and their corpus tests (`fuzz/`), as rustls keeps its own:
+//! hidden from the docs, not part of the API, exempt from semver. They expose the few
+//! crate-internal decoders that untrusted bytes reach only through a session (the SPQR
+//! field and state) and the canonical re-encoding of the two message kinds, so that the
+//! fuzzers can check round trips. Nothing here is needed to use missive.
+//!
+//! No `cfg(fuzzing)` code exists anywhere in missive: the library never draws randomness
+//! of its own (the caller passes the RNG), so the fuzz targets drive it with a seeded
+//! ChaCha RNG and reach past MACs and signatures by playing both honest parties.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use zeroize::Zeroizing;
+
+use crate::error::{DecodeError, Error};
+use crate::ratchet::spqr::{self, Role};
+use crate::wire::{PreKeySignalMessage, SignalMessage};
+
+/// A decoded SPQR (`pq_ratchet`) field: see `docs/PROTOCOL.md` §5.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpqrField {
+    /// The sender's epoch (≥ 1).
+    pub epoch: u64,
+    /// The message's index in the sender's SPQR chain.
+    pub index: u32,
+    /// The braid message type byte (0 None … 6 Ct2).
+    pub msg_type: u8,
+    /// Chunk index and chunk, present exactly for the types that carry one.
+    pub chunk: Option<(u16, [u8; 32])>,
+}
+
+/// Decodes a `pq_ratchet` field as a v4 session does before using it.
+pub fn parse_spqr_field(field: &[u8]) -> Result<SpqrField, DecodeError> {
+    let h = spqr::parse(field)?;
+    Ok(SpqrField {
+        epoch: h.epoch,
+        index: h.index,
+        msg_type: h.msg_type.to_byte(),
+        chunk: h.chunk.map(|c| (c.index, c.data)),
+    })
+}
+
+/// Encodes a field with minimal varints and no trailing bytes (what a sender writes).
+pub fn encode_spqr_field(f: &SpqrField) -> Vec<u8> {
+    let mut out = Vec::with_capacity(48);
+    out.push(spqr::FIELD_VERSION);
+    crate::wire::proto::put_varint(&mut out, f.epoch);
+    crate::wire::proto::put_varint(&mut out, u64::from(f.index));
+    out.push(f.msg_type);
+    if let Some((index, data)) = &f.chunk {
+        crate::wire::proto::put_varint(&mut out, u64::from(*index));
+        out.extend_from_slice(data);
+    }
+    out
+}
+
+/// One session's SPQR state (epoch 1), as kept inside a session record.
+#[derive(Clone)]
+pub struct SpqrState(spqr::SpqrState);
+
+impl SpqrState {
+    /// Epoch 1 from a PQXDH auth key, for the initiator or the responder.
+    pub fn new(auth_key: &[u8; 32], initiator: bool) -> Self {
+        let role = if initiator {
+            Role::Initiator
+        } else {
+            Role::Responder
+        };
+        SpqrState(spqr::SpqrState::new(auth_key, role))
+    }
+
+    /// Decodes the binary state format (`docs/PROTOCOL.md` §8.7).
+    pub fn deserialize(bytes: &[u8]) -> Result<Self, DecodeError> {
+        spqr::SpqrState::deserialize(bytes).map(SpqrState)
+    }
+
+    /// Encodes the binary state format.
+    pub fn serialize(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(Vec::new());
+        self.0.serialize(&mut out);
+        out
+    }
+
+    /// The next outgoing field and its message key.
+    pub fn send(&mut self) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), Error> {
+        let (field, key) = self.0.send()?;
+        Ok((field, Zeroizing::new(*key.as_bytes())))
+    }
+
+    /// The message key for an incoming field; on error the state is unchanged.
+    pub fn recv(&mut self, field: &[u8]) -> Result<Zeroizing<[u8; 32]>, Error> {
+        let key = self.0.recv(field)?;
+        Ok(Zeroizing::new(*key.as_bytes()))
+    }
+}
+
+impl fmt::Debug for SpqrState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The canonical encoding of a parsed SignalMessage: its fields written as missive
+/// writes them, followed by its own MAC. Equal to the input for every message missive
+/// or libsignal sends; differs for input with unknown fields, repeated fields or
+/// non-minimal varints, which the parser accepts.
+pub fn reencode_signal_message(m: &SignalMessage) -> Vec<u8> {
+    m.reencode()
+}
+
+/// The canonical encoding of a parsed PreKeySignalMessage (the inner SignalMessage is
+/// kept byte for byte, as its MAC covers it).
+pub fn reencode_prekey_signal_message(m: &PreKeySignalMessage) -> Vec<u8> {
+    m.reencode()
+}
