@@ -136,7 +136,8 @@ fn prekey_records_and_stores() {
          pre_key_store: InMemPreKeyStore {{ ids: [PreKeyId(5)] }}, \
          signed_pre_key_store: InMemSignedPreKeyStore {{ ids: [SignedPreKeyId(6)] }}, \
          kyber_pre_key_store: InMemKyberPreKeyStore {{ ids: [KyberPreKeyId(7)], used_triples: 0 }}, \
-         session_store: InMemSessionStore {{ sessions: {{}}, max_archived: 40 }} }}"
+         session_store: InMemSessionStore {{ sessions: {{}}, max_archived: 40 }}, \
+         sender_key_store: InMemSenderKeyStore {{ records: {{}} }} }}"
     );
     for secret in [&identity_secret[..], &secret, &spk_secret, &kyber_secret] {
         pinned(&store, secret, &expected);

@@ -24,9 +24,9 @@ use super::state::SenderKeyState;
 use super::{MAX_SENDER_KEY_STATES, MAX_SENDER_MESSAGE_KEYS};
 use crate::crypto::{PrivateKey, PublicKey};
 use crate::error::DecodeError;
-use crate::wire::proto::{Reader, put_bytes, put_nested, put_uint};
-
-const RECORD_FORMAT_V1: u8 = 1;
+use crate::wire::proto::{
+    RECORD_FORMAT_V1, Reader, open_record, put_bytes, put_nested, put_nested_sized, put_uint,
+};
 
 /// Every sender-key chain we hold for one sender and distribution id, newest first
 /// (at most [`MAX_SENDER_KEY_STATES`]). The sender's own record holds its sending chain
@@ -97,10 +97,18 @@ impl SenderKeyRecord {
 
     /// The versioned serialization (secret: zeroized on drop).
     pub fn serialize(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(128));
+        // Sized up front: a buffer that grows leaves a copy of its keys in the block it
+        // frees.
+        let total: usize = 16
+            + self
+                .states
+                .iter()
+                .map(|s| 8 + state_len_bound(s))
+                .sum::<usize>();
+        let mut out = Zeroizing::new(Vec::with_capacity(total));
         out.push(RECORD_FORMAT_V1);
         for s in &self.states {
-            put_nested(&mut out, 1, |o| encode_state(s, o));
+            put_nested_sized(&mut out, 1, state_len_bound(s), |o| encode_state(s, o));
         }
         // Written last and required: a record cut at a field boundary (a torn write) is
         // refused instead of read as one with fewer chains.
@@ -110,11 +118,7 @@ impl SenderKeyRecord {
 
     /// Parses [`SenderKeyRecord::serialize`]'s output.
     pub fn deserialize(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let (&v, rest) = bytes.split_first().ok_or(DecodeError::Truncated)?;
-        if v != RECORD_FORMAT_V1 {
-            return Err(DecodeError::UnknownVersion);
-        }
-        let mut r = Reader::new(rest);
+        let mut r = open_record(bytes)?;
         let mut states: VecDeque<SenderKeyState> = VecDeque::new();
         let mut count = None;
         while let Some((n, v)) = r.field()? {
@@ -149,6 +153,13 @@ impl fmt::Debug for SenderKeyRecord {
             .field("states", &self.states)
             .finish()
     }
+}
+
+/// An upper bound on `encode_state`'s output: the fixed fields (chain id and iteration
+/// varints, chain key, signing key, private key: at most 115 bytes with their tags) and
+/// 42 bytes per skipped key (tag, length, counter varint, 32-byte seed).
+fn state_len_bound(s: &SenderKeyState) -> usize {
+    128 + 44 * s.skipped.len()
 }
 
 fn encode_state(s: &SenderKeyState, out: &mut Vec<u8>) {
