@@ -4,7 +4,7 @@
 //! current (and rewrite them with `MISSIVE_WRITE_FUZZ_SEEDS=1`).
 
 use missive::__fuzz::{self, SpqrState};
-use missive::crypto::{KemKeyPair, KemKeyType};
+use missive::crypto::{KemKeyPair, KemKeyType, KeyPair, xeddsa};
 use missive::store::memory::InMemSenderKeyStore;
 use missive::store::{SenderKeyStore, SessionStore};
 use missive::{
@@ -403,6 +403,13 @@ fn group_scripts(out: &mut Vec<Seed>) {
         &[REPLAY, M2, 1],
         &[SEND, M0, 1, 5],
         &[DELIVER, M1, 0],
+        // Out of order: the older message decrypts from its stored key, once.
+        &[SEND, M0, 0, 30],
+        &[SEND, M0, 0, 31],
+        &[DELIVER, M1, 1],
+        &[DELIVER, M1, 0],
+        &[REPLAY, M1, 5],
+        &[BATCH, M1, 1, 0],
     ];
     out.push((
         name,
@@ -550,7 +557,32 @@ fn group_scripts(out: &mut Vec<Seed>) {
         a
     };
     const MALLORY_OF_TWO: u8 = 2;
+    // And a chain made by hand, so that Mallory signs whatever she likes: a ciphertext
+    // with bad padding, a jump past the bound, a wrong signature.
+    let pair = KeyPair::generate(&mut rng);
+    let chain_key = [0x4d; 32];
+    let hand = distribution_bytes(GROUPS[1], 77, 10, &chain_key, &pair.public_key);
+    let signed = |iteration: u32, ciphertext: &[u8], rng: &mut ChaCha20Rng| {
+        let mut m = vec![0x33];
+        put_field(&mut m, 1, GROUPS[1].as_bytes());
+        put_varint_field(&mut m, 2, 77);
+        put_varint_field(&mut m, 3, u64::from(iteration));
+        put_field(&mut m, 4, ciphertext);
+        let signature = xeddsa::sign(&pair.private_key, &m, rng);
+        m.extend_from_slice(&signature);
+        m
+    };
+    let bad_padding = signed(12, &[0x5c; 32], &mut rng);
+    let too_far = signed(10 + 25_001, &[0x5c; 16], &mut rng);
+    let mut wrong_signature = signed(13, &[0x5c; 16], &mut rng);
+    let last = wrong_signature.len() - 1;
+    wrong_signature[last - 40] ^= 0x10;
     let actions = [
+        framed(&[FORGE, M1, 0, 0], &hand),
+        framed(&[FORGE, M1, 1, MALLORY_OF_TWO], &bad_padding),
+        framed(&[FORGE, M1, 1, MALLORY_OF_TWO], &too_far),
+        framed(&[FORGE, M1, 1, MALLORY_OF_TWO], &wrong_signature),
+        framed(&[BATCH, M1, 4, 0, MALLORY_OF_TWO], &bad_padding),
         framed(&[FORGE, M1, 0, 0], &mallory.distributions[0]),
         framed(&[FORGE, M1, 1, MALLORY_OF_TWO], &mallory.messages[1]),
         framed(&[FORGE, M1, 1, MALLORY_OF_TWO], &mallory.messages[1]),
@@ -561,4 +593,40 @@ fn group_scripts(out: &mut Vec<Seed>) {
     ];
     let actions: Vec<&[u8]> = actions.iter().map(Vec::as_slice).collect();
     out.push((name, "mallory", script(SETUP, 18, &actions)));
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_varint_field(out: &mut Vec<u8>, number: u64, v: u64) {
+    put_varint(out, number << 3);
+    put_varint(out, v);
+}
+
+fn put_field(out: &mut Vec<u8>, number: u64, bytes: &[u8]) {
+    put_varint(out, (number << 3) | 2);
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+/// A distribution message built field by field (docs/PROTOCOL.md §11.4).
+fn distribution_bytes(
+    id: missive::DistributionId,
+    chain_id: u32,
+    iteration: u32,
+    chain_key: &[u8; 32],
+    signing_key: &missive::crypto::PublicKey,
+) -> Vec<u8> {
+    let mut out = vec![0x33];
+    put_field(&mut out, 1, id.as_bytes());
+    put_varint_field(&mut out, 2, u64::from(chain_id));
+    put_varint_field(&mut out, 3, u64::from(iteration));
+    put_field(&mut out, 4, chain_key);
+    put_field(&mut out, 5, &signing_key.serialize());
+    out
 }
