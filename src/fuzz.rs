@@ -1,8 +1,9 @@
 //! Hooks for the fuzz targets and their corpus tests (`fuzz/`), as rustls keeps its own:
 //! hidden from the docs, not part of the API, exempt from semver. They expose the few
 //! crate-internal decoders that untrusted bytes reach only through a session (the SPQR
-//! field and state) and the canonical re-encoding of the two message kinds, so that the
-//! fuzzers can check round trips. Nothing here is needed to use missive.
+//! field and state) and the canonical re-encoding of the message kinds, so that the
+//! fuzzers can check round trips, and a cheap way for a sender to skip ahead in its chain.
+//! Nothing here is needed to use missive.
 //!
 //! No `cfg(fuzzing)` code exists anywhere in missive: the library never draws randomness
 //! of its own (the caller passes the RNG), so the fuzz targets drive it with a seeded
@@ -13,8 +14,11 @@ use core::fmt;
 
 use zeroize::Zeroizing;
 
-use crate::error::{DecodeError, Error};
+use crate::address::ProtocolAddress;
+use crate::error::{DecodeError, Error, MisuseError};
+use crate::group::{DistributionId, SenderKeyDistributionMessage, SenderKeyMessage};
 use crate::ratchet::spqr::{self, Role};
+use crate::store::SenderKeyStore;
 use crate::wire::{PreKeySignalMessage, SignalMessage};
 
 /// A decoded SPQR (`pq_ratchet`) field: see `docs/PROTOCOL.md` §5.1.
@@ -113,4 +117,46 @@ pub fn reencode_signal_message(m: &SignalMessage) -> Vec<u8> {
 /// kept byte for byte, as its MAC covers it).
 pub fn reencode_prekey_signal_message(m: &PreKeySignalMessage) -> Vec<u8> {
     m.reencode()
+}
+
+/// The canonical encoding of a parsed SenderKeyMessage: its version byte, its fields as
+/// missive writes them, and its own signature.
+pub fn reencode_sender_key_message(m: &SenderKeyMessage) -> Vec<u8> {
+    m.reencode()
+}
+
+/// The canonical encoding of a parsed SenderKeyDistributionMessage (version byte `0x33`,
+/// every field in order, minimal varints). Secret: it holds the chain key.
+pub fn reencode_sender_key_distribution_message(
+    m: &SenderKeyDistributionMessage,
+) -> Zeroizing<Vec<u8>> {
+    m.reencode()
+}
+
+/// Advances our sending chain for `distribution_id` by `count` iterations, exactly as
+/// `count` calls to [`group_encrypt`](crate::group_encrypt) whose messages are lost
+/// would, without making (and signing) them: one HMAC per iteration instead of a
+/// signature, so that the group fuzz target reaches the forward-jump and stored-key
+/// bounds in a few milliseconds. Fails as `group_encrypt` does, leaving the record as
+/// it was, when there is no chain of ours to send on or it would run out.
+pub fn skip_sender_messages(
+    sender: &ProtocolAddress,
+    distribution_id: DistributionId,
+    count: u32,
+    store: &mut dyn SenderKeyStore,
+) -> Result<(), Error> {
+    let mut record = store
+        .load_sender_key(sender, distribution_id)?
+        .ok_or(MisuseError::InvalidState)?;
+    let state = record.states.front_mut().ok_or(MisuseError::InvalidState)?;
+    if state.signing_private.is_none() {
+        return Err(MisuseError::InvalidState.into());
+    }
+    let mut chain_key = state.chain_key.clone();
+    for _ in 0..count {
+        chain_key = chain_key.next().ok_or(MisuseError::InvalidState)?;
+    }
+    state.chain_key = chain_key;
+    store.store_sender_key(sender, distribution_id, &record)?;
+    Ok(())
 }

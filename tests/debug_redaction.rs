@@ -3,11 +3,11 @@
 
 use missive::__fuzz::SpqrState;
 use missive::crypto::{KemKeyPair, KemKeyType, KeyPair, PrivateKey};
-use missive::store::memory::InMemSignalProtocolStore;
-use missive::store::{KyberPreKeyStore, PreKeyStore, SignedPreKeyStore};
+use missive::store::memory::{InMemSenderKeyStore, InMemSignalProtocolStore};
+use missive::store::{KyberPreKeyStore, PreKeyStore, SenderKeyStore, SignedPreKeyStore};
 use missive::{
-    IdentityKeyPair, KyberPreKeyId, KyberPreKeyRecord, PreKeyId, PreKeyRecord, SessionRecord,
-    SignedPreKeyId, SignedPreKeyRecord,
+    DistributionId, IdentityKeyPair, KyberPreKeyId, KyberPreKeyRecord, PreKeyId, PreKeyRecord,
+    ProtocolAddress, SenderKeyRecord, SessionRecord, SignedPreKeyId, SignedPreKeyRecord,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -157,5 +157,119 @@ fn session_state() {
         &spqr,
         &state[2..34],
         "SpqrState { role: Initiator, epoch: 1, send_index: 0, recv_index: 0, skipped: 0, .. }",
+    );
+}
+
+/// The length-delimited fields `(number, bytes)` of a protobuf, skipping varints.
+fn len_fields(mut b: &[u8]) -> Vec<(u64, &[u8])> {
+    fn varint(b: &mut &[u8]) -> u64 {
+        let mut v = 0;
+        for i in 0.. {
+            let (x, rest) = b.split_first().unwrap();
+            *b = rest;
+            v |= u64::from(x & 0x7f) << (7 * i);
+            if x & 0x80 == 0 {
+                break;
+            }
+        }
+        v
+    }
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let key = varint(&mut b);
+        if key & 7 == 0 {
+            varint(&mut b);
+        } else {
+            let len = varint(&mut b) as usize;
+            out.push((key >> 3, &b[..len]));
+            b = &b[len..];
+        }
+    }
+    out
+}
+
+/// Every secret of a serialized SenderKeyRecord: chain keys, private signing keys and
+/// stored seeds (docs/PROTOCOL.md §11.6).
+fn sender_key_secrets(record: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for (_, state) in len_fields(&record[1..]) {
+        for (n, v) in len_fields(state) {
+            match n {
+                3 | 5 => out.push(v.to_vec()),
+                6 => out.extend(
+                    len_fields(v)
+                        .into_iter()
+                        .filter(|f| f.0 == 2)
+                        .map(|f| f.1.to_vec()),
+                ),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn sender_keys() {
+    let mut rng = rng();
+    let group = DistributionId::from_bytes([0x11; 16]);
+    let alice = ProtocolAddress::new("alice", 1);
+    let (mut ours, mut theirs) = (InMemSenderKeyStore::new(), InMemSenderKeyStore::new());
+    let d = missive::create_sender_key_distribution_message(&alice, group, &mut ours, &mut rng)
+        .unwrap();
+    missive::process_sender_key_distribution_message(&alice, &d, &mut theirs).unwrap();
+    let sent: Vec<_> = (0..4u8)
+        .map(|i| missive::group_encrypt(&alice, group, &[i], &mut ours, &mut rng).unwrap())
+        .collect();
+    missive::group_decrypt(&sent[3], &alice, &mut theirs).unwrap();
+
+    let key = hex(&d.signing_key().serialize()[1..]);
+    let chain = d.chain_id();
+    pinned(
+        &d,
+        d.chain_key(),
+        &format!(
+            "SenderKeyDistributionMessage {{ distribution_id: \
+             DistributionId(11111111-1111-1111-1111-111111111111), chain_id: {chain}, \
+             iteration: 0, signing_key: PublicKey({key}), .. }}"
+        ),
+    );
+
+    let own = ours.load_sender_key(&alice, group).unwrap().unwrap();
+    let member = theirs.load_sender_key(&alice, group).unwrap().unwrap();
+    let own_secrets = sender_key_secrets(&own.serialize());
+    let member_secrets = sender_key_secrets(&member.serialize());
+    // Chain key and private key; chain key and three stored seeds.
+    assert_eq!((own_secrets.len(), member_secrets.len()), (2, 4));
+    let own_debug = format!(
+        "SenderKeyRecord {{ states: [SenderKeyState {{ chain_id: {chain}, iteration: 4, \
+         signing_key: PublicKey({key}), has_private_key: true, skipped: 0, .. }}] }}"
+    );
+    let member_debug = format!(
+        "SenderKeyRecord {{ states: [SenderKeyState {{ chain_id: {chain}, iteration: 4, \
+         signing_key: PublicKey({key}), has_private_key: false, skipped: 3, .. }}] }}"
+    );
+    for secret in &own_secrets {
+        pinned(&own, secret, &own_debug);
+    }
+    for secret in &member_secrets {
+        pinned(&member, secret, &member_debug);
+    }
+
+    // A store holding both: the sender's own record under Bob's name, for the test.
+    let bob = ProtocolAddress::new("bob", 1);
+    theirs.store_sender_key(&bob, group, &own).unwrap();
+    let id = "DistributionId(11111111-1111-1111-1111-111111111111)";
+    let expected = format!(
+        "InMemSenderKeyStore {{ records: {{\
+         (ProtocolAddress(alice.1), {id}): {member_debug}, \
+         (ProtocolAddress(bob.1), {id}): {own_debug}}} }}"
+    );
+    for secret in own_secrets.iter().chain(&member_secrets) {
+        pinned(&theirs, secret, &expected);
+    }
+    assert_eq!(
+        format!("{:?}", SenderKeyRecord::new()),
+        "SenderKeyRecord { states: [] }"
     );
 }

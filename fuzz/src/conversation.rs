@@ -64,10 +64,11 @@ const MAX_SENDS: u32 = 600;
 /// New sessions beyond this are ignored: far inside the archive bound (40).
 const MAX_RESTARTS: u32 = 8;
 
-struct Input<'a>(&'a [u8]);
+/// The bytes of an input, read from the front; missing bytes read as zero.
+pub(crate) struct Input<'a>(pub(crate) &'a [u8]);
 
 impl Input<'_> {
-    fn byte(&mut self) -> u8 {
+    pub(crate) fn byte(&mut self) -> u8 {
         match self.0.split_first() {
             Some((b, rest)) => {
                 self.0 = rest;
@@ -76,10 +77,23 @@ impl Input<'_> {
             None => 0,
         }
     }
-    fn take(&mut self, n: usize) -> &[u8] {
+    pub(crate) fn take(&mut self, n: usize) -> &[u8] {
         let (head, rest) = self.0.split_at(n.min(self.0.len()));
         self.0 = rest;
         head
+    }
+    /// The next 8 bytes as a seed (little-endian, zero-padded).
+    pub(crate) fn seed(&mut self) -> u64 {
+        let mut seed = [0u8; 8];
+        let bytes = self.take(8);
+        seed.get_mut(..bytes.len())
+            .expect("at most 8 bytes")
+            .copy_from_slice(bytes);
+        u64::from_le_bytes(seed)
+    }
+    /// A ChaCha RNG seeded by the next 8 bytes.
+    pub(crate) fn rng(&mut self) -> ChaCha20Rng {
+        ChaCha20Rng::seed_from_u64(self.seed())
     }
 }
 
@@ -302,13 +316,7 @@ impl World {
 pub fn conversation(data: &[u8]) {
     let mut input = Input(data);
     let cfg = input.byte();
-    let mut seed = [0u8; 8];
-    seed.copy_from_slice(&{
-        let mut s = input.take(8).to_vec();
-        s.resize(8, 0);
-        s
-    });
-    let mut rng = ChaCha20Rng::seed_from_u64(u64::from_le_bytes(seed));
+    let mut rng = input.rng();
     let v3 = cfg & config::V3 != 0;
     let one_time = cfg & config::ONE_TIME != 0;
     let alice = Party::new(ALICE, 1001, &mut rng);

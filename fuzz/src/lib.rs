@@ -18,6 +18,8 @@
 pub mod conversation;
 #[path = "decoders.rs"]
 pub mod decoders;
+#[path = "group.rs"]
+pub mod group;
 #[path = "party.rs"]
 pub mod party;
 #[path = "seeds.rs"]
@@ -42,4 +44,11 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("kyber_prekey_record", decoders::kyber_prekey_record),
     ("session_record", decoders::session_record),
     ("conversation", conversation::conversation),
+    ("sender_key_message", decoders::sender_key_message),
+    (
+        "sender_key_distribution_message",
+        decoders::sender_key_distribution_message,
+    ),
+    ("sender_key_record", decoders::sender_key_record),
+    ("group_conversation", group::group_conversation),
 ];

@@ -1,14 +1,15 @@
 //! A party with in-memory stores, for the stateful targets and the seed corpora.
 
 use missive::crypto::KemKeyType;
-use missive::store::memory::InMemSignalProtocolStore;
+use missive::store::memory::{InMemSenderKeyStore, InMemSignalProtocolStore};
 use missive::store::{
-    IdentityKeyStore, KyberPreKeyStore, PreKeyStore, SessionStore, SignedPreKeyStore,
+    IdentityKeyStore, KyberPreKeyStore, PreKeyStore, SenderKeyStore, SessionStore,
+    SignedPreKeyStore,
 };
 use missive::{
-    CiphertextMessage, CiphertextMessageType, Error, IdentityKeyPair, KyberPreKeyId,
-    KyberPreKeyRecord, PreKeyBundle, PreKeyId, PreKeyRecord, PreKeySignalMessage, ProtocolAddress,
-    SignalMessage, SignedPreKeyId, SignedPreKeyRecord, Timestamp,
+    CiphertextMessage, CiphertextMessageType, DistributionId, Error, IdentityKeyPair,
+    KyberPreKeyId, KyberPreKeyRecord, PreKeyBundle, PreKeyId, PreKeyRecord, PreKeySignalMessage,
+    ProtocolAddress, SignalMessage, SignedPreKeyId, SignedPreKeyRecord, Timestamp,
 };
 use rand_chacha::ChaCha20Rng;
 
@@ -19,8 +20,13 @@ pub const NOW: Timestamp = Timestamp::from_millis(1_750_000_000_000);
 pub const ALICE: &str = "9d0652a3-dcc3-4d11-975f-74d61598733f";
 /// Bob's service id.
 pub const BOB: &str = "5e4f7f2c-3a6b-4c1d-9e8f-0a1b2c3d4e5f";
+/// Carol's service id (the group target's third member).
+pub const CAROL: &str = "c4a7e1b0-6f2d-4e8a-b3c5-1d9e0f7a2b6c";
+/// Dave's service id (the group target's fourth member).
+pub const DAVE: &str = "0d5e3c9a-8b71-4f26-a4d0-e2c6b8f1a937";
 
 /// One device: its address, its stores, and the next prekey id it will publish.
+#[derive(Clone)]
 pub struct Party {
     /// Our address.
     pub address: ProtocolAddress,
@@ -33,12 +39,93 @@ pub struct Party {
 /// Everything a party stores, serialized: a failed call must leave it unchanged.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Snapshot {
-    session: Option<Vec<u8>>,
-    identity: Option<[u8; 33]>,
+    sessions: Vec<Option<Vec<u8>>>,
+    identities: Vec<Option<[u8; 33]>>,
     pre_keys: Vec<Option<Vec<u8>>>,
     signed_pre_keys: Vec<Option<Vec<u8>>>,
     kyber_pre_keys: Vec<Option<Vec<u8>>>,
     kyber_used_triples: usize,
+    sender_keys: SenderKeys,
+}
+
+/// A sender-key store, serialized: the records under the given (sender, distribution id)
+/// keys, and how many records it holds in all (so that a record written under any other
+/// key shows too).
+#[derive(Debug, PartialEq, Eq)]
+pub struct SenderKeys {
+    records: Vec<Option<Vec<u8>>>,
+    count: usize,
+}
+
+impl SenderKeys {
+    /// Serializes `store`'s records under `keys`.
+    pub fn of(store: &InMemSenderKeyStore, keys: &[(ProtocolAddress, DistributionId)]) -> Self {
+        SenderKeys {
+            records: keys
+                .iter()
+                .map(|(sender, id)| {
+                    let r = store.load_sender_key(sender, *id);
+                    r.expect("in-memory store").map(|r| r.serialize().to_vec())
+                })
+                .collect(),
+            count: store.len(),
+        }
+    }
+}
+
+impl Snapshot {
+    /// Every record in `store` (a party's, whose bundles used ids `1..next_id`) about
+    /// `remotes`, and its sender-key records under `sender_keys`.
+    pub fn of(
+        store: &InMemSignalProtocolStore,
+        next_id: u32,
+        remotes: &[ProtocolAddress],
+        sender_keys: &[(ProtocolAddress, DistributionId)],
+    ) -> Self {
+        let s = store;
+        let ids = 1..next_id;
+        Snapshot {
+            sessions: remotes
+                .iter()
+                .map(|remote| {
+                    let r = s.session_store.load_session(remote);
+                    r.expect("in-memory store").map(|r| r.serialize().to_vec())
+                })
+                .collect(),
+            identities: remotes
+                .iter()
+                .map(|remote| {
+                    let k = s.identity_store.identity(remote);
+                    k.expect("in-memory store").map(|k| k.serialize())
+                })
+                .collect(),
+            pre_keys: ids
+                .clone()
+                .map(|i| {
+                    let r = s
+                        .pre_key_store
+                        .pre_key(PreKeyId(i))
+                        .expect("in-memory store");
+                    r.map(|r| r.serialize().to_vec())
+                })
+                .collect(),
+            signed_pre_keys: ids
+                .clone()
+                .map(|i| {
+                    let r = s.signed_pre_key_store.signed_pre_key(SignedPreKeyId(i));
+                    r.expect("in-memory store").map(|r| r.serialize().to_vec())
+                })
+                .collect(),
+            kyber_pre_keys: ids
+                .map(|i| {
+                    let r = s.kyber_pre_key_store.kyber_pre_key(KyberPreKeyId(i));
+                    r.expect("in-memory store").map(|r| r.serialize().to_vec())
+                })
+                .collect(),
+            kyber_used_triples: s.kyber_pre_key_store.used_triples(),
+            sender_keys: SenderKeys::of(&s.sender_key_store, sender_keys),
+        }
+    }
 }
 
 impl Party {
@@ -201,45 +288,9 @@ impl Party {
             .is_some_and(|r| r.has_current_session())
     }
 
-    /// Every record we hold about ourselves and `remote`, serialized.
+    /// Every record we hold about ourselves and `remote`, serialized (and how many
+    /// sender-key records we hold).
     pub fn snapshot(&self, remote: &ProtocolAddress) -> Snapshot {
-        let s = &self.store;
-        let ids = 1..self.next_id;
-        Snapshot {
-            session: s
-                .session_store
-                .load_session(remote)
-                .expect("in-memory store")
-                .map(|r| r.serialize().to_vec()),
-            identity: s
-                .identity_store
-                .identity(remote)
-                .expect("in-memory store")
-                .map(|k| k.serialize()),
-            pre_keys: ids
-                .clone()
-                .map(|i| {
-                    let r = s
-                        .pre_key_store
-                        .pre_key(PreKeyId(i))
-                        .expect("in-memory store");
-                    r.map(|r| r.serialize().to_vec())
-                })
-                .collect(),
-            signed_pre_keys: ids
-                .clone()
-                .map(|i| {
-                    let r = s.signed_pre_key_store.signed_pre_key(SignedPreKeyId(i));
-                    r.expect("in-memory store").map(|r| r.serialize().to_vec())
-                })
-                .collect(),
-            kyber_pre_keys: ids
-                .map(|i| {
-                    let r = s.kyber_pre_key_store.kyber_pre_key(KyberPreKeyId(i));
-                    r.expect("in-memory store").map(|r| r.serialize().to_vec())
-                })
-                .collect(),
-            kyber_used_triples: s.kyber_pre_key_store.used_triples(),
-        }
+        Snapshot::of(&self.store, self.next_id, std::slice::from_ref(remote), &[])
     }
 }

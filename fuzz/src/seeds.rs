@@ -4,16 +4,18 @@
 //! current (and rewrite them with `MISSIVE_WRITE_FUZZ_SEEDS=1`).
 
 use missive::__fuzz::{self, SpqrState};
-use missive::crypto::{KemKeyPair, KemKeyType};
-use missive::store::SessionStore;
+use missive::crypto::{KemKeyPair, KemKeyType, KeyPair, xeddsa};
+use missive::store::memory::InMemSenderKeyStore;
+use missive::store::{SenderKeyStore, SessionStore};
 use missive::{
     CiphertextMessage, IdentityKeyPair, KyberPreKeyId, KyberPreKeyRecord, PreKeyId, PreKeyRecord,
-    SessionRecord, SignedPreKeyId, SignedPreKeyRecord,
+    ProtocolAddress, SenderKeyRecord, SessionRecord, SignedPreKeyId, SignedPreKeyRecord,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 
 use super::conversation::{config, op};
+use super::group::{self, GROUPS, MALLORY};
 use super::party::{ALICE, BOB, NOW, Party};
 
 /// One seed file: target, file name (without the `seed-` prefix), contents.
@@ -27,6 +29,8 @@ pub fn all() -> Vec<Seed> {
     keys(&mut rng, &mut out);
     spqr(&mut rng, &mut out);
     scripts(&mut out);
+    sender_keys(&mut rng, &mut out);
+    group_scripts(&mut out);
     out
 }
 
@@ -296,4 +300,333 @@ fn scripts(out: &mut Vec<Seed>) {
         "evicted-chain",
         script(config::ONE_TIME, 7, &evict),
     ));
+}
+
+/// One sender's group traffic, made with missive's own API: distribution messages,
+/// group messages and records (the sender's, with its private key; a member's, with
+/// stored keys and several chains).
+struct GroupTraffic {
+    distributions: Vec<Vec<u8>>,
+    messages: Vec<Vec<u8>>,
+}
+
+fn group_traffic(
+    sender: &ProtocolAddress,
+    rng: &mut ChaCha20Rng,
+    out: Option<&mut Vec<Seed>>,
+) -> GroupTraffic {
+    let id = GROUPS[0];
+    let (mut ours, mut theirs) = (InMemSenderKeyStore::new(), InMemSenderKeyStore::new());
+    let d = missive::create_sender_key_distribution_message(sender, id, &mut ours, rng)
+        .expect("in-memory store");
+    missive::process_sender_key_distribution_message(sender, &d, &mut theirs)
+        .expect("in-memory store");
+    let mut distributions = vec![d.serialized().to_vec()];
+    let mut messages = Vec::new();
+    for i in 0..6u8 {
+        let plaintext = vec![i; if i == 5 { 200 } else { 1 + usize::from(i) }];
+        let m = missive::group_encrypt(sender, id, &plaintext, &mut ours, rng).expect("our chain");
+        messages.push(m.serialized().to_vec());
+    }
+    // The member reads 4 first: 0 to 3 are stored.
+    let read = |store: &mut InMemSenderKeyStore, bytes: &[u8]| {
+        let m = missive::SenderKeyMessage::deserialize(bytes).expect("ours");
+        missive::group_decrypt(&m, sender, store).expect("honest message")
+    };
+    read(&mut theirs, &messages[4]);
+    read(&mut theirs, &messages[1]);
+    let late = missive::create_sender_key_distribution_message(sender, id, &mut ours, rng)
+        .expect("our chain");
+    distributions.push(late.serialized().to_vec());
+    let rotated = missive::rotate_sender_key(sender, id, &mut ours, rng).expect("in-memory store");
+    missive::process_sender_key_distribution_message(sender, &rotated, &mut theirs)
+        .expect("in-memory store");
+    distributions.push(rotated.serialized().to_vec());
+    let m = missive::group_encrypt(sender, id, b"after rotation", &mut ours, rng).expect("ours");
+    messages.push(m.serialized().to_vec());
+    if let Some(out) = out {
+        let record = |s: &InMemSenderKeyStore| {
+            let r = s.load_sender_key(sender, id).expect("in-memory store");
+            r.expect("a record").serialize().to_vec()
+        };
+        out.push(("sender_key_record", "own", record(&ours)));
+        out.push((
+            "sender_key_record",
+            "member-stored-rotated",
+            record(&theirs),
+        ));
+        out.push((
+            "sender_key_record",
+            "empty",
+            SenderKeyRecord::new().serialize().to_vec(),
+        ));
+        for (name, d) in ["first", "late", "rotated"].iter().zip(&distributions) {
+            out.push(("sender_key_distribution_message", name, d.clone()));
+        }
+        out.push(("sender_key_message", "short", messages[0].clone()));
+        out.push(("sender_key_message", "long", messages[5].clone()));
+        out.push(("sender_key_message", "rotated", messages[6].clone()));
+    }
+    GroupTraffic {
+        distributions,
+        messages,
+    }
+}
+
+fn sender_keys(rng: &mut ChaCha20Rng, out: &mut Vec<Seed>) {
+    group_traffic(&ProtocolAddress::new(ALICE, 1), rng, Some(out));
+}
+
+const M0: u8 = 0;
+const M1: u8 = 1;
+const M2: u8 = 2;
+const M3: u8 = 3;
+
+fn group_scripts(out: &mut Vec<Seed>) {
+    use group::config::SETUP;
+    use group::op::*;
+    const THREE: u8 = 1;
+    const FOUR: u8 = 2;
+    let name = "group_conversation";
+
+    let basic: Vec<&[u8]> = vec![
+        &[SEND, M0, 0, 10],
+        &[SEND, M1, 0, 20],
+        &[SEND, M2, 0, 200],
+        &[DELIVER, M1, 0],
+        &[DELIVER, M2, 1],
+        &[DELIVER, M0, 0],
+        &[DELIVER, M2, 0],
+        &[DELIVER, M1, 0],
+        &[DELIVER, M0, 0],
+        &[REPLAY, M1, 0],
+        &[REPLAY, M2, 1],
+        &[SEND, M0, 1, 5],
+        &[DELIVER, M1, 0],
+        // Out of order: the older message decrypts from its stored key, once.
+        &[SEND, M0, 0, 30],
+        &[SEND, M0, 0, 31],
+        &[DELIVER, M1, 1],
+        &[DELIVER, M1, 0],
+        &[REPLAY, M1, 5],
+        &[BATCH, M1, 1, 0],
+    ];
+    out.push((
+        name,
+        "setup-send-deliver",
+        script(SETUP | THREE, 11, &basic),
+    ));
+
+    // Distributions over fresh 1:1 sessions, in both directions, racing the messages.
+    let sessions: Vec<&[u8]> = vec![
+        &[DISTRIBUTE, M0, 1, 0b1110],
+        &[SEND, M0, 1, 1],
+        &[DELIVER, M1, 0],
+        &[DELIVER, M1, 0],
+        &[DELIVER, M3, 1],
+        &[DELIVER, M3, 0],
+        &[SEND, M0, 1, 2],
+        &[DELIVER, M3, LAST],
+        &[DISTRIBUTE, M1, 1, 0b1101],
+        &[DELIVER, M0, 0],
+        &[SEND, M1, 1, 3],
+        &[DELIVER, M0, 0],
+        &[DELIVER, M2, 0],
+        &[DELIVER, M2, 0],
+        &[DELIVER, M2, 0],
+        &[DELIVER, M2, 0],
+        &[DELIVER, M2, 0],
+        &[REPLAY, M0, 0],
+        &[DISTRIBUTE, M3, 1, 0b0001],
+        &[DELIVER, M0, 0],
+    ];
+    out.push((
+        name,
+        "distribute-over-sessions",
+        script(FOUR, 12, &sessions),
+    ));
+
+    // Alice rotates six times; Bob reads the newest chain first, and the first chain
+    // has been evicted (5 states) by the time its message arrives.
+    let mut rotate: Vec<&[u8]> = vec![&[SEND, M0, 0, 1]];
+    for _ in 0..6 {
+        rotate.extend_from_slice(&[&[ROTATE, M0, 0, 0b10], &[SEND, M0, 0, 2]]);
+    }
+    for _ in 0..6 {
+        rotate.push(&[DELIVER, M1, 0]);
+    }
+    for _ in 0..7 {
+        rotate.push(&[DELIVER, M1, LAST]);
+    }
+    out.push((name, "rotate-evict", script(SETUP, 13, &rotate)));
+
+    // Carol joins after three messages: she reads from the fourth on.
+    let late: Vec<&[u8]> = vec![
+        &[DISTRIBUTE, M0, 0, 0b010],
+        &[DELIVER, M1, 0],
+        &[SEND, M0, 0, 1],
+        &[SEND, M0, 0, 2],
+        &[SEND, M0, 0, 3],
+        &[DISTRIBUTE, M0, 0, 0b100],
+        &[SEND, M0, 0, 4],
+        &[DELIVER, M2, 3],
+        &[DELIVER, M2, 0],
+        &[DELIVER, M2, 0],
+        &[DELIVER, M2, 0],
+        &[DELIVER, M2, 0],
+        &[REPLAY, M2, 0],
+        &[DELIVER, M1, 3],
+        &[DELIVER, M1, 1],
+    ];
+    out.push((name, "late-joiner", script(THREE, 14, &late)));
+
+    // Past the 2,000 stored keys of a chain: the oldest message's key is dropped. Then,
+    // with 2,051 next, 27,052 (a jump of 25,001) is refused and 27,051 accepted: eight
+    // messages are lost (2,051 to 2,058) and 24,992 iterations skipped (1,562 × 16).
+    let mut stored: Vec<&[u8]> = vec![
+        &[SEND, M0, 0, 1],
+        &[SKIP, M0, 0, 64],
+        &[SEND, M0, 0, 2],
+        &[SKIP, M0, 0, 64],
+        &[SEND, M0, 0, 3],
+        &[DELIVER, M1, 2],
+        &[DELIVER, M1, 0],
+        &[DELIVER, M1, 0],
+    ];
+    for _ in 0..8 {
+        stored.extend_from_slice(&[&[SEND, M0, 0, 4], &[DROP, M1, 0]]);
+    }
+    for _ in 0..6 {
+        stored.push(&[SKIP, M0, 0, 250]);
+    }
+    stored.extend_from_slice(&[
+        &[SKIP, M0, 0, 62],
+        &[SEND, M0, 0, 5],
+        &[SEND, M0, 0, 6],
+        &[DELIVER, M1, 1],
+        &[DELIVER, M1, 0],
+    ]);
+    out.push((name, "stored-and-jump-bounds", script(SETUP, 15, &stored)));
+
+    // A backlog in one batch: 40 messages from Alice (the comb path), three from Bob,
+    // two replays, a tampered copy and a forgery.
+    let mut batch: Vec<&[u8]> = vec![&[SEND, M1, 0, 9], &[DELIVER, M2, 0]];
+    for _ in 0..40 {
+        batch.push(&[SEND, M0, 0, 7]);
+    }
+    batch.extend_from_slice(&[
+        &[SEND, M1, 0, 8],
+        &[SEND, M1, 0, 9],
+        &[SEND, M1, 0, 10],
+        &[SEND, M2, 0, 11],
+    ]);
+    // The forgery: a well-formed message in group 0 with a zero signature.
+    let mut forged = vec![BATCH, M2, 7, 255, M0];
+    let mut body = vec![0x33, 0x0a, 16];
+    body.extend_from_slice(GROUPS[0].as_bytes());
+    body.extend_from_slice(&[0x10, 0x01, 0x18, 0x00, 0x22, 16]);
+    body.extend_from_slice(&[0xa5; 16]);
+    body.extend_from_slice(&[0; 64]);
+    forged.push(u8::try_from(body.len()).expect("short"));
+    forged.extend_from_slice(&body);
+    batch.extend_from_slice(&[&forged, &[BATCH, M1, 1, 3], &[BATCH, M0, 2, 200]]);
+    out.push((name, "batch", script(SETUP | THREE, 16, &batch)));
+
+    let tamper: Vec<&[u8]> = vec![
+        &[SEND, M0, 0, 8],
+        &[TAMPER, M1, 0, 0, 0, 9, 0],
+        &[TAMPER, M1, 0, 1, 0, 40, 0],
+        &[TAMPER, M1, 0, 2, 0, 70, 0x5a],
+        &[TAMPER, M1, 0, 3, 0, 0, 0x01],
+        &[TAMPER, M1, 0, 2, 0, 0, 0x34],
+        &[DELIVER, M1, 0],
+        &[TAMPER, M1, 0, 0, 3, 200, 0],
+        &[FORGE, M1, 1, M0, 4, 0x33, 0x0a, 0x01, 0x00],
+        &[FORGE, M1, 0, 0, 3, 0x33, 0x08, 0x01],
+        &[DROP, M0, 0],
+    ];
+    out.push((name, "tamper-forge", script(SETUP, 17, &tamper)));
+
+    // Mallory's own chain, processed under her name: her signed messages decrypt, once.
+    let mut rng = ChaCha20Rng::seed_from_u64(18);
+    let mallory = group_traffic(&ProtocolAddress::new(MALLORY, 1), &mut rng, None);
+    let framed = |prefix: &[u8], bytes: &[u8]| {
+        let mut a = prefix.to_vec();
+        a.push(u8::try_from(bytes.len()).expect("short"));
+        a.extend_from_slice(bytes);
+        a
+    };
+    const MALLORY_OF_TWO: u8 = 2;
+    // And a chain made by hand, so that Mallory signs whatever she likes: a ciphertext
+    // with bad padding, a jump past the bound, a wrong signature.
+    let pair = KeyPair::generate(&mut rng);
+    let chain_key = [0x4d; 32];
+    let hand = distribution_bytes(GROUPS[1], 77, 10, &chain_key, &pair.public_key);
+    let signed = |iteration: u32, ciphertext: &[u8], rng: &mut ChaCha20Rng| {
+        let mut m = vec![0x33];
+        put_field(&mut m, 1, GROUPS[1].as_bytes());
+        put_varint_field(&mut m, 2, 77);
+        put_varint_field(&mut m, 3, u64::from(iteration));
+        put_field(&mut m, 4, ciphertext);
+        let signature = xeddsa::sign(&pair.private_key, &m, rng);
+        m.extend_from_slice(&signature);
+        m
+    };
+    let bad_padding = signed(12, &[0x5c; 32], &mut rng);
+    let too_far = signed(10 + 25_001, &[0x5c; 16], &mut rng);
+    let mut wrong_signature = signed(13, &[0x5c; 16], &mut rng);
+    let last = wrong_signature.len() - 1;
+    wrong_signature[last - 40] ^= 0x10;
+    let actions = [
+        framed(&[FORGE, M1, 0, 0], &hand),
+        framed(&[FORGE, M1, 1, MALLORY_OF_TWO], &bad_padding),
+        framed(&[FORGE, M1, 1, MALLORY_OF_TWO], &too_far),
+        framed(&[FORGE, M1, 1, MALLORY_OF_TWO], &wrong_signature),
+        framed(&[BATCH, M1, 4, 0, MALLORY_OF_TWO], &bad_padding),
+        framed(&[FORGE, M1, 0, 0], &mallory.distributions[0]),
+        framed(&[FORGE, M1, 1, MALLORY_OF_TWO], &mallory.messages[1]),
+        framed(&[FORGE, M1, 1, MALLORY_OF_TWO], &mallory.messages[1]),
+        framed(&[FORGE, M1, 1, M0], &mallory.messages[2]),
+        framed(&[BATCH, M1, 4, 0, MALLORY_OF_TWO], &mallory.messages[0]),
+        framed(&[FORGE, M0, 0, 0], &mallory.distributions[1]),
+        framed(&[FORGE, M0, 1, MALLORY_OF_TWO], &mallory.messages[3]),
+    ];
+    let actions: Vec<&[u8]> = actions.iter().map(Vec::as_slice).collect();
+    out.push((name, "mallory", script(SETUP, 18, &actions)));
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn put_varint_field(out: &mut Vec<u8>, number: u64, v: u64) {
+    put_varint(out, number << 3);
+    put_varint(out, v);
+}
+
+fn put_field(out: &mut Vec<u8>, number: u64, bytes: &[u8]) {
+    put_varint(out, (number << 3) | 2);
+    put_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+/// A distribution message built field by field (docs/PROTOCOL.md §11.4).
+fn distribution_bytes(
+    id: missive::DistributionId,
+    chain_id: u32,
+    iteration: u32,
+    chain_key: &[u8; 32],
+    signing_key: &missive::crypto::PublicKey,
+) -> Vec<u8> {
+    let mut out = vec![0x33];
+    put_field(&mut out, 1, id.as_bytes());
+    put_varint_field(&mut out, 2, u64::from(chain_id));
+    put_varint_field(&mut out, 3, u64::from(iteration));
+    put_field(&mut out, 4, chain_key);
+    put_field(&mut out, 5, &signing_key.serialize());
+    out
 }

@@ -129,6 +129,19 @@ impl SenderKeyDistributionMessage {
         }
     }
 
+    /// The canonical encoding of this message: its fields as missive writes them, under
+    /// version byte `0x33`. For the fuzz targets (`crate::__fuzz`).
+    pub(crate) fn reencode(&self) -> Zeroizing<Vec<u8>> {
+        let chain_key = SenderChainKey::new(self.iteration, *self.chain_key);
+        SenderKeyDistributionMessage::new(
+            self.distribution_id,
+            self.chain_id,
+            &chain_key,
+            self.signing_key,
+        )
+        .serialized
+    }
+
     /// Parses a distribution message. Every field is required; unknown fields are
     /// skipped. Nothing here is authenticated (see the type's documentation).
     pub fn deserialize(bytes: &[u8]) -> Result<Self, DecodeError> {

@@ -62,12 +62,13 @@ impl SenderKeyMessage {
         signing_key: &PrivateKey,
         rng: &mut R,
     ) -> Self {
-        let mut out = Vec::with_capacity(ciphertext.len() + 100);
-        out.push(version_byte());
-        put_bytes(&mut out, 1, distribution_id.as_bytes());
-        put_uint(&mut out, 2, u64::from(chain_id));
-        put_uint(&mut out, 3, u64::from(iteration));
-        put_bytes(&mut out, 4, &ciphertext);
+        let mut out = encode_body(
+            version_byte(),
+            distribution_id,
+            chain_id,
+            iteration,
+            &ciphertext,
+        );
         let signature = xeddsa::sign(signing_key, &out, rng);
         out.extend_from_slice(&signature);
         SenderKeyMessage {
@@ -77,6 +78,25 @@ impl SenderKeyMessage {
             ciphertext,
             serialized: out,
         }
+    }
+
+    /// The canonical encoding of this message: its own version byte, its fields as missive
+    /// writes them, and its own signature. Equal to the input for every message missive
+    /// or libsignal sends; differs for input with unknown or repeated fields or
+    /// non-minimal varints, which the parser accepts (the signature then covers the
+    /// input, not this encoding). For the fuzz targets (`crate::__fuzz`).
+    pub(crate) fn reencode(&self) -> Vec<u8> {
+        let version = self.serialized.first().copied().unwrap_or(version_byte());
+        let mut out = encode_body(
+            version,
+            self.distribution_id,
+            self.chain_id,
+            self.iteration,
+            &self.ciphertext,
+        );
+        let at = self.serialized.len().saturating_sub(SIGNATURE_LEN);
+        out.extend_from_slice(self.serialized.get(at..).unwrap_or_default());
+        out
     }
 
     /// Parses a message; its signature is checked when it is decrypted (or with
@@ -144,4 +164,21 @@ impl SenderKeyMessage {
         self.signed_parts()
             .is_some_and(|(body, sig)| xeddsa::verify(signing_key, body, sig))
     }
+}
+
+/// `version ‖ protobuf`: the signed part of a message, with room left for the signature.
+fn encode_body(
+    version: u8,
+    distribution_id: DistributionId,
+    chain_id: u32,
+    iteration: u32,
+    ciphertext: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ciphertext.len() + 100);
+    out.push(version);
+    put_bytes(&mut out, 1, distribution_id.as_bytes());
+    put_uint(&mut out, 2, u64::from(chain_id));
+    put_uint(&mut out, 3, u64::from(iteration));
+    put_bytes(&mut out, 4, ciphertext);
+    out
 }

@@ -25,7 +25,8 @@ use super::{MAX_SENDER_KEY_STATES, MAX_SENDER_MESSAGE_KEYS};
 use crate::crypto::{PrivateKey, PublicKey};
 use crate::error::DecodeError;
 use crate::wire::proto::{
-    RECORD_FORMAT_V1, Reader, open_record, put_bytes, put_nested, put_nested_sized, put_uint,
+    RECORD_FORMAT_V1, Reader, count_fields, open_record, put_bytes, put_nested, put_nested_sized,
+    put_uint,
 };
 
 /// Every sender-key chain we hold for one sender and distribution id, newest first
@@ -106,6 +107,7 @@ impl SenderKeyRecord {
                 .map(|s| 8 + state_len_bound(s))
                 .sum::<usize>();
         let mut out = Zeroizing::new(Vec::with_capacity(total));
+        let reserved = out.capacity();
         out.push(RECORD_FORMAT_V1);
         for s in &self.states {
             put_nested_sized(&mut out, 1, state_len_bound(s), |o| encode_state(s, o));
@@ -113,13 +115,21 @@ impl SenderKeyRecord {
         // Written last and required: a record cut at a field boundary (a torn write) is
         // refused instead of read as one with fewer chains.
         put_uint(&mut out, 2, self.states.len() as u64);
+        debug_assert_eq!(
+            out.capacity(),
+            reserved,
+            "record buffer grew: raise its bound"
+        );
         out
     }
 
     /// Parses [`SenderKeyRecord::serialize`]'s output.
     pub fn deserialize(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = open_record(bytes)?;
-        let mut states: VecDeque<SenderKeyState> = VecDeque::new();
+        // Sized up front, as the skipped keys below: a collection that grows leaves a
+        // copy of its keys in the block it frees.
+        let states = count_fields(bytes.get(1..).unwrap_or(&[]), 1).min(MAX_SENDER_KEY_STATES);
+        let mut states: VecDeque<SenderKeyState> = VecDeque::with_capacity(states);
         let mut count = None;
         while let Some((n, v)) = r.field()? {
             if count.is_some() {
@@ -182,7 +192,7 @@ fn decode_state(bytes: &[u8]) -> Result<SenderKeyState, DecodeError> {
     let mut r = Reader::new(bytes);
     let (mut chain_id, mut iteration, mut chain_key, mut signing_key, mut private) =
         (None, None, None, None, None);
-    let mut skipped = VecDeque::new();
+    let mut skipped = VecDeque::with_capacity(count_fields(bytes, 6).min(MAX_SENDER_MESSAGE_KEYS));
     while let Some((n, v)) = r.field()? {
         match n {
             1 => chain_id = Some(v.as_u32()?),

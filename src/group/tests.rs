@@ -175,3 +175,50 @@ fn secrets_are_not_printed() {
         assert!(!shown.contains("chain_key:"), "{shown}");
     }
 }
+
+/// The fuzz hook that skips ahead leaves exactly the record that encrypting and losing
+/// the same number of messages leaves, and refuses what `group_encrypt` refuses.
+#[test]
+fn skipping_is_encrypting_without_the_messages() {
+    use crate::store::memory::InMemSenderKeyStore;
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let us = ProtocolAddress::new("us", 1);
+    let id = DistributionId::from_bytes([3; 16]);
+    let mut encrypted = InMemSenderKeyStore::new();
+    assert_eq!(
+        crate::__fuzz::skip_sender_messages(&us, id, 1, &mut encrypted),
+        Err(MisuseError::InvalidState.into())
+    );
+    create_sender_key_distribution_message(&us, id, &mut encrypted, &mut rng).unwrap();
+    let mut skipped = encrypted.clone();
+    for _ in 0..5 {
+        group_encrypt(&us, id, b"lost", &mut encrypted, &mut rng).unwrap();
+    }
+    crate::__fuzz::skip_sender_messages(&us, id, 5, &mut skipped).unwrap();
+    let record = |s: &InMemSenderKeyStore| s.load_sender_key(&us, id).unwrap().unwrap().serialize();
+    assert_eq!(record(&encrypted), record(&skipped));
+
+    // A member's copy of the chain is not ours to send on.
+    let them = ProtocolAddress::new("them", 1);
+    let d = create_sender_key_distribution_message(&us, id, &mut skipped, &mut rng).unwrap();
+    let mut theirs = InMemSenderKeyStore::new();
+    process_sender_key_distribution_message(&them, &d, &mut theirs).unwrap();
+    assert_eq!(
+        crate::__fuzz::skip_sender_messages(&them, id, 1, &mut theirs),
+        Err(MisuseError::InvalidState.into())
+    );
+
+    // The last iteration has no successor, for skipping as for encrypting.
+    let mut end = SenderKeyRecord::default();
+    end.add_state(state(u32::MAX - 2));
+    let mut store = InMemSenderKeyStore::new();
+    store.store_sender_key(&us, id, &end).unwrap();
+    let before = record(&store);
+    assert_eq!(
+        crate::__fuzz::skip_sender_messages(&us, id, 3, &mut store),
+        Err(MisuseError::InvalidState.into())
+    );
+    assert_eq!(record(&store), before);
+    crate::__fuzz::skip_sender_messages(&us, id, 2, &mut store).unwrap();
+    assert!(group_encrypt(&us, id, b"x", &mut store, &mut rng).is_err());
+}

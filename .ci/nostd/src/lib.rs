@@ -34,8 +34,8 @@ mod never {
     static ALLOC: NeverAlloc = NeverAlloc;
 }
 
-/// Pulls the parsers, XEdDSA, safety numbers and (with `alloc`) the session code into the
-/// link.
+/// Pulls the parsers, XEdDSA, safety numbers and (with `alloc`) the session and sender-key
+/// code into the link.
 #[unsafe(no_mangle)]
 pub extern "C" fn missive_nostd_smoke(input: *const u8, len: usize) -> u32 {
     // SAFETY: the caller passes a valid buffer; nothing calls this in practice.
@@ -62,6 +62,16 @@ pub extern "C" fn missive_nostd_smoke(input: *const u8, len: usize) -> u32 {
         }
         if missive::SessionRecord::deserialize(bytes).is_ok() {
             score += 8;
+        }
+        if let Ok(m) = missive::SenderKeyMessage::deserialize(bytes) {
+            if let Ok(d) = missive::SenderKeyDistributionMessage::deserialize(bytes) {
+                if m.verify_signature(d.signing_key()) {
+                    score += 32;
+                }
+            }
+        }
+        if missive::SenderKeyRecord::deserialize(bytes).is_ok() {
+            score += 64;
         }
     }
     score
