@@ -25,8 +25,8 @@ use super::{MAX_SENDER_KEY_STATES, MAX_SENDER_MESSAGE_KEYS};
 use crate::crypto::{PrivateKey, PublicKey};
 use crate::error::DecodeError;
 use crate::wire::proto::{
-    RECORD_FORMAT_V1, Reader, count_fields, open_record, put_bytes, put_nested, put_nested_sized,
-    put_uint,
+    Reader, count_fields, open_record, put_bytes, put_nested, put_nested_sized, put_uint,
+    write_record,
 };
 
 /// Every sender-key chain we hold for one sender and distribution id, newest first
@@ -106,21 +106,14 @@ impl SenderKeyRecord {
                 .iter()
                 .map(|s| 8 + state_len_bound(s))
                 .sum::<usize>();
-        let mut out = Zeroizing::new(Vec::with_capacity(total));
-        let reserved = out.capacity();
-        out.push(RECORD_FORMAT_V1);
-        for s in &self.states {
-            put_nested_sized(&mut out, 1, state_len_bound(s), |o| encode_state(s, o));
-        }
-        // Written last and required: a record cut at a field boundary (a torn write) is
-        // refused instead of read as one with fewer chains.
-        put_uint(&mut out, 2, self.states.len() as u64);
-        debug_assert_eq!(
-            out.capacity(),
-            reserved,
-            "record buffer grew: raise its bound"
-        );
-        out
+        write_record(total, |out| {
+            for s in &self.states {
+                put_nested_sized(out, 1, state_len_bound(s), |o| encode_state(s, o));
+            }
+            // Written last and required: a record cut at a field boundary (a torn write)
+            // is refused instead of read as one with fewer chains.
+            put_uint(out, 2, self.states.len() as u64);
+        })
     }
 
     /// Parses [`SenderKeyRecord::serialize`]'s output.

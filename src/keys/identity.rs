@@ -118,12 +118,11 @@ impl IdentityKeyPair {
     /// `format version ‖ protobuf{1: public key (33), 2: private key (32)}`.
     #[cfg(feature = "alloc")]
     pub fn serialize(&self) -> Zeroizing<alloc::vec::Vec<u8>> {
-        use crate::wire::proto::put_bytes;
-        let mut out = Zeroizing::new(alloc::vec::Vec::with_capacity(72));
-        out.push(crate::wire::proto::RECORD_FORMAT_V1);
-        put_bytes(&mut out, 1, &self.identity_key.serialize());
-        put_bytes(&mut out, 2, self.private_key.to_bytes().as_ref());
-        out
+        use crate::wire::proto::{put_bytes, write_record};
+        write_record(72, |out| {
+            put_bytes(out, 1, &self.identity_key.serialize());
+            put_bytes(out, 2, self.private_key.to_bytes().as_ref());
+        })
     }
 
     /// Parses [`IdentityKeyPair::serialize`]'s output; the public key must match.

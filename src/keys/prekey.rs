@@ -12,7 +12,7 @@ use crate::crypto::{
     KemKeyPair, KemKeyType, KemPublicKey, KemSecretKey, KeyPair, PrivateKey, PublicKey,
 };
 use crate::error::DecodeError;
-use crate::wire::proto::{RECORD_FORMAT_V1, open_record, put_bytes, put_uint};
+use crate::wire::proto::{open_record, put_bytes, put_uint, write_record};
 
 macro_rules! id_type {
     ($(#[$m:meta])* $name:ident) => {
@@ -87,12 +87,11 @@ impl PreKeyRecord {
 
     /// `1 ‖ protobuf{1: id, 2: public (33), 3: private (32)}`.
     pub fn serialize(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(80));
-        out.push(RECORD_FORMAT_V1);
-        put_uint(&mut out, 1, u64::from(self.id.0));
-        put_bytes(&mut out, 2, &self.key_pair.public_key.serialize());
-        put_bytes(&mut out, 3, self.key_pair.private_key.to_bytes().as_ref());
-        out
+        write_record(80, |out| {
+            put_uint(out, 1, u64::from(self.id.0));
+            put_bytes(out, 2, &self.key_pair.public_key.serialize());
+            put_bytes(out, 3, self.key_pair.private_key.to_bytes().as_ref());
+        })
     }
 
     /// Parses [`PreKeyRecord::serialize`]'s output.
@@ -172,14 +171,13 @@ impl SignedPreKeyRecord {
 
     /// `1 ‖ protobuf{1: id, 2: timestamp, 3: public, 4: private, 5: signature}`.
     pub fn serialize(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(160));
-        out.push(RECORD_FORMAT_V1);
-        put_uint(&mut out, 1, u64::from(self.id.0));
-        put_uint(&mut out, 2, self.timestamp);
-        put_bytes(&mut out, 3, &self.key_pair.public_key.serialize());
-        put_bytes(&mut out, 4, self.key_pair.private_key.to_bytes().as_ref());
-        put_bytes(&mut out, 5, &self.signature);
-        out
+        write_record(160, |out| {
+            put_uint(out, 1, u64::from(self.id.0));
+            put_uint(out, 2, self.timestamp);
+            put_bytes(out, 3, &self.key_pair.public_key.serialize());
+            put_bytes(out, 4, self.key_pair.private_key.to_bytes().as_ref());
+            put_bytes(out, 5, &self.signature);
+        })
     }
 
     /// Parses [`SignedPreKeyRecord::serialize`]'s output.
@@ -274,15 +272,14 @@ impl KyberPreKeyRecord {
 
     /// `1 ‖ protobuf{1: id, 2: timestamp, 3: public, 4: secret, 5: signature, 6: last resort}`.
     pub fn serialize(&self) -> Zeroizing<Vec<u8>> {
-        let mut out = Zeroizing::new(Vec::with_capacity(4850));
-        out.push(RECORD_FORMAT_V1);
-        put_uint(&mut out, 1, u64::from(self.id.0));
-        put_uint(&mut out, 2, self.timestamp);
-        put_bytes(&mut out, 3, &self.key_pair.public_key.serialize());
-        put_bytes(&mut out, 4, self.key_pair.secret_key.serialize().as_ref());
-        put_bytes(&mut out, 5, &self.signature);
-        put_uint(&mut out, 6, u64::from(self.last_resort));
-        out
+        write_record(4850, |out| {
+            put_uint(out, 1, u64::from(self.id.0));
+            put_uint(out, 2, self.timestamp);
+            put_bytes(out, 3, &self.key_pair.public_key.serialize());
+            put_bytes(out, 4, self.key_pair.secret_key.serialize().as_ref());
+            put_bytes(out, 5, &self.signature);
+            put_uint(out, 6, u64::from(self.last_resort));
+        })
     }
 
     /// Parses [`KyberPreKeyRecord::serialize`]'s output.

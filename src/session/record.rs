@@ -31,8 +31,8 @@ use crate::ratchet::chain::{MAX_RECEIVER_CHAINS, MAX_SKIPPED_KEYS_PER_CHAIN, Rec
 use crate::ratchet::keys::{ChainKey, MessageSeed, RootKey};
 use crate::ratchet::spqr::SpqrState;
 use crate::wire::proto::{
-    RECORD_FORMAT_V1, Reader, count_fields, open_record, put_bytes, put_nested, put_nested_sized,
-    put_uint,
+    Reader, count_fields, open_record, put_bytes, put_nested, put_nested_sized, put_uint,
+    write_record,
 };
 use crate::wire::{VERSION_PQXDH, VERSION_X3DH};
 
@@ -159,24 +159,17 @@ impl SessionRecord {
             + states
                 .map(|s| state_len_bound(s) + FIELD_HEAD)
                 .sum::<usize>();
-        let mut out = Zeroizing::new(Vec::with_capacity(bound));
-        let reserved = out.capacity();
-        out.push(RECORD_FORMAT_V1);
-        if let Some(s) = &self.current {
-            put_nested_sized(&mut out, 1, state_len_bound(s), |o| encode_state(s, o));
-        }
-        for s in &self.previous {
-            put_nested_sized(&mut out, 2, state_len_bound(s), |o| encode_state(s, o));
-        }
-        // Written last and required: a record cut at a field boundary (a torn write)
-        // is refused instead of read as one with fewer sessions.
-        put_uint(&mut out, 3, self.previous.len() as u64);
-        debug_assert_eq!(
-            out.capacity(),
-            reserved,
-            "record buffer grew: raise its bound"
-        );
-        out
+        write_record(bound, |out| {
+            if let Some(s) = &self.current {
+                put_nested_sized(out, 1, state_len_bound(s), |o| encode_state(s, o));
+            }
+            for s in &self.previous {
+                put_nested_sized(out, 2, state_len_bound(s), |o| encode_state(s, o));
+            }
+            // Written last and required: a record cut at a field boundary (a torn write)
+            // is refused instead of read as one with fewer sessions.
+            put_uint(out, 3, self.previous.len() as u64);
+        })
     }
 
     /// Parses [`SessionRecord::serialize`]'s output.

@@ -31,6 +31,26 @@ pub(crate) enum Value<'a> {
 /// The first byte of every record missive serializes (keys, bundles, sessions).
 pub(crate) const RECORD_FORMAT_V1: u8 = 1;
 
+/// Serializes a record: the format byte, then what `f` writes, into a zeroized buffer of
+/// `capacity` bytes. Records hold secrets and a buffer that grows leaves a copy of them in
+/// the block it frees, so `capacity` must be an upper bound (checked in debug builds).
+#[cfg(feature = "alloc")]
+pub(crate) fn write_record(
+    capacity: usize,
+    f: impl FnOnce(&mut Vec<u8>),
+) -> zeroize::Zeroizing<Vec<u8>> {
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(capacity));
+    let reserved = out.capacity();
+    out.push(RECORD_FORMAT_V1);
+    f(&mut out);
+    debug_assert_eq!(
+        out.capacity(),
+        reserved,
+        "record buffer grew: raise its bound"
+    );
+    out
+}
+
 /// Checks a record's format byte and returns a reader over the protobuf after it.
 pub(crate) fn open_record(bytes: &[u8]) -> Result<Reader<'_>, DecodeError> {
     let (&v, rest) = bytes.split_first().ok_or(DecodeError::Truncated)?;

@@ -7,6 +7,7 @@ use rand_core::SeedableRng;
 
 use super::*;
 use crate::crypto::KeyPair;
+use crate::wire::proto::RECORD_FORMAT_V1;
 
 fn receiving(chain_id: u32, key_seed: u64, iteration: u32) -> SenderKeyState {
     let mut rng = ChaCha20Rng::seed_from_u64(key_seed);
