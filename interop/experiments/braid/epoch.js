@@ -16,7 +16,7 @@ function rng(seed) { let s = seed >>> 0; return () => { s = (s + 0x6D2B79F5) >>>
     const afterSend = hex(c.record(from));
     const dropped = i > 0 && r() < loss;
     if (!dropped) await c.recv(m);
-    log.push({ n: i + 1, from, dropped, field: hex(m.field), pq: { epoch: m.pq.epoch, index: m.pq.index, type: m.pq.type, chunkIndex: m.pq.chunkIndex },
+    log.push({ n: i + 1, from, dropped, inner: hex(m.inner), field: hex(m.field), pq: { epoch: m.pq.epoch, index: m.pq.index, type: m.pq.type, chunkIndex: m.pq.chunkIndex },
       afterSend, afterRecv: { a: hex(c.record('a')), b: c.record('b') ? hex(c.record('b')) : null } });
     from = from === 'a' ? 'b' : 'a';
   }
