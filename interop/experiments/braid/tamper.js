@@ -119,7 +119,7 @@ async function ct2(mode) {
   return out;
 }
 
-if (process.argv[2] !== 'late') (async () => {
+if (!process.argv[2]) (async () => {
   console.log('== header from far chunk indices (our encoder, our MAC)'); console.log((await header('good')).join('\n'));
   console.log('== header with a wrong MAC'); console.log((await header('bad-mac')).join('\n'));
   console.log('== ct2 from chunks 1000..1004 (our encoder)'); console.log((await ct2('good')).join('\n'));
@@ -144,3 +144,25 @@ async function lateJoin(n) {
   return out;
 }
 if (process.argv[2] === 'late') (async () => { for (const n of [10, 300, 3000]) console.log((await lateJoin(n)).join('\n')); })().catch(e => { console.error(e); process.exit(1); });
+
+// One Ek (or Ct1) chunk with a flipped bit, under a correct message MAC: where does it fail?
+async function flipOne(type, typeByte) {
+  const c = await conversation(); let from = 'a'; const out = []; let done = false;
+  for (let i = 0; i < 300; i++) {
+    const { m, before } = await sendKeep(c, from);
+    let d = m;
+    if (!done && m.pq.type === type && m.pq.chunkIndex === 5) {
+      const bad = Buffer.from(m.pq.chunk); bad[0] ^= 1;
+      d = reframe(c, m, before, chunkField(m.pq, typeByte, 5, bad)); done = true;
+      out.push(`  ${i} ${from} ${type} c5 with a flipped bit`);
+    }
+    const r = await tryRecv(c, d);
+    if (r !== 'accepted') { out.push(`  ${i} ${from} e${m.pq.epoch} ${m.pq.type} c${m.pq.chunkIndex}: ${r.replace(/Session loaded.*?counter: \d+\./, '').slice(0, 300)}`); if (out.length > 6) break; }
+    from = from === 'a' ? 'b' : 'a';
+  }
+  return out;
+}
+if (process.argv[2] === 'flip') (async () => {
+  console.log('== Ek chunk 5 corrupted'); console.log((await flipOne('Ek', 2)).join('\n'));
+  console.log('== Ct1 chunk 5 corrupted'); console.log((await flipOne('Ct1', 5)).join('\n'));
+})().catch(e => { console.error(e); process.exit(1); });
