@@ -166,3 +166,22 @@ if (process.argv[2] === 'flip') (async () => {
   console.log('== Ek chunk 5 corrupted'); console.log((await flipOne('Ek', 2)).join('\n'));
   console.log('== Ct1 chunk 5 corrupted'); console.log((await flipOne('Ct1', 5)).join('\n'));
 })().catch(e => { console.error(e); process.exit(1); });
+
+// The same chunk index twice (same data, then other data): what the receiver's decoder keeps.
+async function dup() {
+  const c = await conversation(); const out = [];
+  const m1 = await c.send('a'); await c.recv(m1);
+  out.push(`chunk 0 symbol 0 = ${hex(m1.pq.chunk.subarray(0, 2))}`);
+  const points = () => { const b = braid(c.record('b')); const dec = pbDecode(get(b.f, 2)); const p = dec.filter(x => x.n === 3).map(x => x.v.length / 4); const first = dec.filter(x => x.n === 3)[0]; return `state ${b.variant}, points per polynomial ${[...new Set(p)]}, polynomial 0 points ${first ? hex(first.v) : ''}`; };
+  out.push(`after chunk 0: ${points()}`);
+  for (const [label, data] of [['chunk 0 again, same data', m1.pq.chunk], ['chunk 0 again, other data', Buffer.alloc(32, 7)]]) {
+    const b = await c.send('b'); await c.recv(b);
+    const { m, before } = await sendKeep(c, 'a');
+    const r = await tryRecv(c, reframe(c, m, before, chunkField(m.pq, 1, 0, data)));
+    out.push(`${label}: ${r.slice(0, 60)}; ${points()}`);
+  }
+  const b = await c.send('b'); await c.recv(b);
+  for (let i = 0; i < 2; i++) { const m = await c.send('a'); out.push(`real A ${m.pq.type} c${m.pq.chunkIndex}: ${(await tryRecv(c, m)).slice(0, 60)}; ${points()}`); const r = await c.send('b'); out.push(`  B replies ${r.pq.type}`); await c.recv(r); }
+  return out;
+}
+if (process.argv[2] === 'dup') dup().then(o => console.log(o.join('\n'))).catch(e => { console.error(e); process.exit(1); });

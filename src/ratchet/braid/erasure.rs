@@ -184,11 +184,22 @@ impl Decoder {
         self.k * CHUNK_LEN
     }
 
-    /// Takes a chunk. Returns `false` (and changes nothing) for an index already held or
-    /// once the decoder is complete: the first chunk of each index wins.
+    /// Takes a chunk; returns whether it was stored. A chunk whose index is already held
+    /// replaces the held one (the last one wins, as in libsignal-client 0.103, whose
+    /// decoder keeps the newest data for a repeated index) without counting twice. Once
+    /// the decoder is complete it takes nothing more.
     pub(crate) fn add(&mut self, chunk: &Chunk) -> bool {
-        if self.is_complete() || self.xs().contains(&chunk.index) {
+        if self.is_complete() {
             return false;
+        }
+        if let Some(p) = self.xs().iter().position(|&x| x == chunk.index) {
+            return match self.rows.get_mut(p) {
+                Some(row) => {
+                    *row = chunk.data;
+                    true
+                }
+                None => false,
+            };
         }
         match (self.xs.get_mut(self.count), self.rows.get_mut(self.count)) {
             (Some(x), Some(row)) => {

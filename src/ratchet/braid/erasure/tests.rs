@@ -101,11 +101,12 @@ fn decoder_bounds_and_duplicates() {
     let e = Encoder::new(&v).unwrap();
     let mut d = Decoder::new(HDR_LEN).unwrap();
     assert!(d.add(&e.chunk(7)));
-    // Same index again, even with other data: ignored, first wins.
+    // Same index again: counted once, and the last data wins (as in libsignal).
     let mut forged = e.chunk(7);
     forged.data[0] ^= 1;
-    assert!(!d.add(&forged));
-    assert!(!d.add(&e.chunk(7)));
+    assert!(d.add(&forged));
+    assert_eq!(d.count(), 1);
+    assert!(d.add(&e.chunk(7)));
     assert_eq!(d.count(), 1);
     let mut out = [0u8; HDR_LEN];
     assert!(!d.decode_into(&mut out), "incomplete");
@@ -200,7 +201,7 @@ proptest! {
         let v = value(len, seed);
         let e = Encoder::new(&v).unwrap();
         let mut chunks: Vec<Chunk> = indices.iter().take(k).map(|&i| e.chunk(i)).collect();
-        // Duplicates of held indices change nothing.
+        // Repeats of held indices with the same data change nothing.
         chunks.extend(extra.iter().filter(|i| indices.iter().take(k).any(|j| j == *i)).map(|&i| e.chunk(i)));
         prop_assert_eq!(decode(len, &chunks).unwrap(), v);
     }
