@@ -17,8 +17,11 @@
 //! Each value is erasure-coded ([`erasure`]): chunk `i < k` is the raw 32 bytes
 //! `value[32 i .. 32 i + 32]`, and every further chunk is redundancy, so the receiver
 //! decodes from any `k` distinct chunk indices.
+//!
+//! [`kdf`] holds the key schedule (authenticator, MACs, epoch secret, Add Epoch).
 
 pub(crate) mod erasure;
+pub(crate) mod kdf;
 
 /// Length of the encapsulation-key header with its MAC: rho ‖ H(ek) ‖ MAC.
 pub(crate) const HDR_LEN: usize = 96;
