@@ -119,7 +119,7 @@ async function ct2(mode) {
   return out;
 }
 
-if (!process.argv[2]) (async () => {
+if (require.main === module && !process.argv[2]) (async () => {
   console.log('== header from far chunk indices (our encoder, our MAC)'); console.log((await header('good')).join('\n'));
   console.log('== header with a wrong MAC'); console.log((await header('bad-mac')).join('\n'));
   console.log('== ct2 from chunks 1000..1004 (our encoder)'); console.log((await ct2('good')).join('\n'));
@@ -143,7 +143,7 @@ async function lateJoin(n) {
   out.push(`B's fields replaced by None for ${n} messages; A's last Hdr chunk index ${lastHdr}; first epoch-2 message ${firstAdvance} messages after B started sending its real fields`);
   return out;
 }
-if (process.argv[2] === 'late') (async () => { for (const n of [10, 300, 3000]) console.log((await lateJoin(n)).join('\n')); })().catch(e => { console.error(e); process.exit(1); });
+if (require.main === module && process.argv[2] === 'late') (async () => { for (const n of [10, 300, 3000]) console.log((await lateJoin(n)).join('\n')); })().catch(e => { console.error(e); process.exit(1); });
 
 // One Ek (or Ct1) chunk with a flipped bit, under a correct message MAC: where does it fail?
 async function flipOne(type, typeByte) {
@@ -162,7 +162,7 @@ async function flipOne(type, typeByte) {
   }
   return out;
 }
-if (process.argv[2] === 'flip') (async () => {
+if (require.main === module && process.argv[2] === 'flip') (async () => {
   console.log('== Ek chunk 5 corrupted'); console.log((await flipOne('Ek', 2)).join('\n'));
   console.log('== Ct1 chunk 5 corrupted'); console.log((await flipOne('Ct1', 5)).join('\n'));
 })().catch(e => { console.error(e); process.exit(1); });
@@ -184,4 +184,6 @@ async function dup() {
   for (let i = 0; i < 2; i++) { const m = await c.send('a'); out.push(`real A ${m.pq.type} c${m.pq.chunkIndex}: ${(await tryRecv(c, m)).slice(0, 60)}; ${points()}`); const r = await c.send('b'); out.push(`  B replies ${r.pq.type}`); await c.recv(r); }
   return out;
 }
-if (process.argv[2] === 'dup') dup().then(o => console.log(o.join('\n'))).catch(e => { console.error(e); process.exit(1); });
+if (require.main === module && process.argv[2] === 'dup') dup().then(o => console.log(o.join('\n'))).catch(e => { console.error(e); process.exit(1); });
+
+module.exports = { hkdf, hmac, rsChunk, braid, spqr, reframe, chunkField, tryRecv, sendKeep };
