@@ -89,10 +89,14 @@ extern crate alloc;
 pub mod crypto;
 mod error;
 
-pub use error::{DecodeError, Error, FingerprintError, MisuseError, ProtocolError, StoreError};
+pub use error::{
+    DecodeError, Error, FingerprintError, MisuseError, ProtocolError, StoreError, StoreErrorKind,
+};
 
 #[cfg(feature = "alloc")]
 mod address;
+#[cfg(feature = "alloc")]
+mod device;
 pub mod fingerprint;
 #[cfg(feature = "alloc")]
 pub mod group;
@@ -109,34 +113,35 @@ pub mod session;
 pub mod store;
 pub mod wire;
 
-#[cfg(feature = "alloc")]
+#[cfg(all(feature = "alloc", feature = "fuzzing-hooks"))]
 #[doc(hidden)]
 #[path = "fuzz.rs"]
 pub mod __fuzz;
 
 #[cfg(feature = "alloc")]
 pub use address::ProtocolAddress;
+#[cfg(feature = "alloc")]
+pub use device::{Config, Device};
 pub use fingerprint::{DisplayableFingerprint, Fingerprint, ScannableFingerprint};
 #[cfg(feature = "alloc")]
 pub use group::{
     DistributionId, MAX_SENDER_KEY_FORWARD_JUMP, MAX_SENDER_KEY_STATES, MAX_SENDER_MESSAGE_KEYS,
-    SenderKeyDistributionMessage, SenderKeyMessage, SenderKeyRecord,
-    create_sender_key_distribution_message, distribute_sender_key, group_decrypt,
-    group_decrypt_batch, group_encrypt, process_sender_key_distribution_message, rotate_sender_key,
+    SenderKeyChange, SenderKeyDistributionMessage, SenderKeyMessage, SenderKeyRecord,
 };
 pub use keys::{IdentityKey, IdentityKeyPair};
 #[cfg(feature = "alloc")]
 pub use keys::{
-    KyberPreKeyId, KyberPreKeyRecord, PreKeyBundle, PreKeyId, PreKeyRecord, SignedPreKeyId,
-    SignedPreKeyRecord,
+    KyberPreKeyId, KyberPreKeyLifetime, KyberPreKeyRecord, PreKeyBundle, PreKeyId, PreKeyRecord,
+    SignedPreKeyId, SignedPreKeyRecord,
 };
 #[cfg(feature = "alloc")]
 pub use ratchet::chain::{MAX_FORWARD_JUMP, MAX_RECEIVER_CHAINS, MAX_SKIPPED_KEYS_PER_CHAIN};
 #[cfg(feature = "alloc")]
 pub use session::{
-    DEFAULT_MAX_ARCHIVED_SESSIONS, MAX_UNACKNOWLEDGED_SESSION_AGE_MS, SessionRecord, Timestamp,
-    decrypt_legacy_prekey_message, decrypt_prekey_message, decrypt_signal_message, encrypt,
-    process_legacy_prekey_bundle, process_prekey_bundle,
+    DEFAULT_MAX_ARCHIVED_SESSIONS, Decrypted, MAX_UNACKNOWLEDGED_SESSION_AGE_MS,
+    MESSAGE_WORK_BUDGET, Sender, SessionChange, SessionRecord, Timestamp,
 };
+#[cfg(feature = "alloc")]
+pub use store::{ChangeSet, IdentityChange, ProtocolStore};
 #[cfg(feature = "alloc")]
 pub use wire::{CiphertextMessage, CiphertextMessageType, PreKeySignalMessage, SignalMessage};

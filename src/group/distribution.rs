@@ -131,6 +131,7 @@ impl SenderKeyDistributionMessage {
 
     /// The canonical encoding of this message: its fields as missive writes them, under
     /// version byte `0x33`. For the fuzz targets (`crate::__fuzz`).
+    #[cfg(feature = "fuzzing-hooks")]
     pub(crate) fn reencode(&self) -> Zeroizing<Vec<u8>> {
         let chain_key = SenderChainKey::new(self.iteration, *self.chain_key);
         SenderKeyDistributionMessage::new(

@@ -85,6 +85,7 @@ impl SenderKeyMessage {
     /// or libsignal sends; differs for input with unknown or repeated fields or
     /// non-minimal varints, which the parser accepts (the signature then covers the
     /// input, not this encoding). For the fuzz targets (`crate::__fuzz`).
+    #[cfg(feature = "fuzzing-hooks")]
     pub(crate) fn reencode(&self) -> Vec<u8> {
         let version = self.serialized.first().copied().unwrap_or(version_byte());
         let mut out = encode_body(

@@ -213,9 +213,19 @@ impl fmt::Debug for SignedPreKeyRecord {
     }
 }
 
+/// Whether a Kyber prekey is used once or until it is replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KyberPreKeyLifetime {
+    /// Deleted after its first use.
+    OneTime,
+    /// Reused until the app replaces it; each use is remembered so that a replayed
+    /// prekey message cannot build a second session.
+    LastResort,
+}
+
 /// A Kyber (KEM) prekey, signed by the identity key. Either one-time (deleted on use) or
 /// last-resort (reused; replays blocked by remembering each use, see
-/// [`KyberPreKeyStore`](crate::store::KyberPreKeyStore)).
+/// [`KyberPreKeyUse`](crate::store::KyberPreKeyUse)).
 #[derive(Clone)]
 pub struct KyberPreKeyRecord {
     id: KyberPreKeyId,
@@ -231,10 +241,11 @@ impl KyberPreKeyRecord {
         key_type: KemKeyType,
         id: KyberPreKeyId,
         timestamp: u64,
-        last_resort: bool,
+        lifetime: KyberPreKeyLifetime,
         identity: &IdentityKeyPair,
         rng: &mut R,
     ) -> Self {
+        let last_resort = lifetime == KyberPreKeyLifetime::LastResort;
         let key_pair = KemKeyPair::generate(key_type, rng);
         let signature = identity.sign(&key_pair.public_key.serialize(), rng);
         KyberPreKeyRecord {

@@ -1,15 +1,22 @@
-//! Receiving chains and their skipped message keys.
-
-use alloc::collections::VecDeque;
+//! Receiving chains and their skipped message keys [DR §3.2, §3.5].
+//!
+//! A receiving chain is split in two: its ratchet key and chain key ([`ReceiverChain`],
+//! a few dozen bytes that every message may change) and the seeds of messages skipped
+//! over ([`SkippedKeys`], up to [`MAX_SKIPPED_KEYS_PER_CHAIN`], which only late and
+//! skipping messages change). Finding a message's seed is planned from the header first
+//! ([`plan`]: no derivation), then staged against the borrowed stored seeds ([`stage`]),
+//! which returns the change to them instead of copying them.
 
 use super::keys::{ChainKey, MessageSeed};
+use super::skipped::{KeysDelta, SkippedKeys};
 use crate::crypto::PublicKey;
 use crate::error::ProtocolError;
 
 /// How far ahead of the next expected message one message may jump within a chain.
 /// Each skipped step costs two HMACs, so this bounds the work one forged header can
 /// cause; libsignal uses the same value (sessions with oneself are exempt, as in
-/// libsignal, because the peer is our own device).
+/// libsignal, because the peer is our own device; the per-message work budget still
+/// applies to them).
 pub const MAX_FORWARD_JUMP: u32 = 25_000;
 
 /// Skipped-message seeds kept per receiving chain; the oldest are dropped first. Bounds
@@ -20,13 +27,12 @@ pub const MAX_SKIPPED_KEYS_PER_CHAIN: usize = 2_000;
 /// ratchet keys still decrypt (libsignal's value).
 pub const MAX_RECEIVER_CHAINS: usize = 5;
 
-/// One of the peer's sending chains, as we receive it.
+/// One of the peer's sending chains, as we receive it: its ratchet key and the chain key
+/// of the next message.
 #[derive(Clone)]
 pub(crate) struct ReceiverChain {
     pub(crate) ratchet_key: PublicKey,
     pub(crate) chain_key: ChainKey,
-    /// Seeds of messages skipped over, oldest first, keyed by counter.
-    pub(crate) skipped: VecDeque<(u32, MessageSeed)>,
 }
 
 impl ReceiverChain {
@@ -34,49 +40,151 @@ impl ReceiverChain {
         ReceiverChain {
             ratchet_key,
             chain_key,
-            skipped: VecDeque::new(),
         }
+    }
+}
+
+/// The receiving chains of a session, oldest first, in a fixed inline array: adding one
+/// never reallocates (so no chain key is left in a freed block) and copying the set is a
+/// plain copy of at most [`MAX_RECEIVER_CHAINS`] entries.
+#[derive(Clone, Default)]
+pub(crate) struct Receivers {
+    chains: [Option<ReceiverChain>; MAX_RECEIVER_CHAINS],
+}
+
+impl Receivers {
+    pub(crate) fn len(&self) -> usize {
+        self.chains.iter().filter(|c| c.is_some()).count()
     }
 
-    /// The seed of message `counter`: a stored skipped seed (removed, so a replay fails),
-    /// or a step forward along the chain that stores the seeds it passes.
-    pub(crate) fn seed_for(
-        &mut self,
-        counter: u32,
-        unlimited_jump: bool,
-    ) -> Result<MessageSeed, ProtocolError> {
-        let index = self.chain_key.index();
-        if counter < index {
-            let pos = self
-                .skipped
-                .iter()
-                .position(|(c, _)| *c == counter)
-                .ok_or(ProtocolError::DuplicateMessage)?;
-            let (_, seed) = self
-                .skipped
-                .remove(pos)
-                .ok_or(ProtocolError::DuplicateMessage)?;
-            return Ok(seed);
-        }
-        let jump = counter - index;
-        if jump > MAX_FORWARD_JUMP && !unlimited_jump {
-            return Err(ProtocolError::TooFarInFuture);
-        }
-        // Seeds older than the newest MAX_SKIPPED_KEYS_PER_CHAIN would be dropped at once:
-        // step over them without deriving them.
-        let keep_from = counter.saturating_sub(MAX_SKIPPED_KEYS_PER_CHAIN as u32);
-        let mut ck = self.chain_key.clone();
-        while ck.index() < counter {
-            if ck.index() >= keep_from {
-                self.skipped.push_back((ck.index(), ck.message_seed()));
-                if self.skipped.len() > MAX_SKIPPED_KEYS_PER_CHAIN {
-                    self.skipped.pop_front();
-                }
-            }
-            ck = ck.next().ok_or(ProtocolError::TooFarInFuture)?;
-        }
-        let seed = ck.message_seed();
-        self.chain_key = ck.next().ok_or(ProtocolError::TooFarInFuture)?;
-        Ok(seed)
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &ReceiverChain> + '_ {
+        self.chains.iter().flatten()
     }
+
+    /// The chain whose ratchet key is `key`.
+    pub(crate) fn find(&self, key: &PublicKey) -> Option<&ReceiverChain> {
+        self.iter().find(|c| &c.ratchet_key == key)
+    }
+
+    pub(crate) fn find_mut(&mut self, key: &PublicKey) -> Option<&mut ReceiverChain> {
+        self.chains
+            .iter_mut()
+            .flatten()
+            .find(|c| &c.ratchet_key == key)
+    }
+
+    /// Appends the newest chain; when all slots are taken the oldest chain is dropped and
+    /// its ratchet key returned.
+    pub(crate) fn push(&mut self, chain: ReceiverChain) -> Option<PublicKey> {
+        let mut evicted = None;
+        if self.len() == MAX_RECEIVER_CHAINS {
+            evicted = self
+                .chains
+                .first_mut()
+                .and_then(Option::take)
+                .map(|c| c.ratchet_key);
+            self.chains.rotate_left(1);
+        }
+        if let Some(slot) = self.chains.iter_mut().find(|c| c.is_none()) {
+            *slot = Some(chain);
+        }
+        evicted
+    }
+}
+
+/// How a message's seed will be found, decided from its header alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SeedPlan {
+    /// A seed stored for a message skipped earlier.
+    Stored,
+    /// A walk forward along the chain: `steps` chain steps (the message's own included).
+    Walk { steps: u32 },
+}
+
+impl SeedPlan {
+    /// The chain steps the plan costs.
+    pub(crate) fn steps(self) -> u32 {
+        match self {
+            SeedPlan::Stored => 0,
+            SeedPlan::Walk { steps } => steps,
+        }
+    }
+}
+
+/// Plans finding the seed of message `counter` on a chain whose next index is `index`,
+/// with `stored` its skipped seeds.
+pub(crate) fn plan(
+    index: u32,
+    counter: u32,
+    stored: Option<&SkippedKeys>,
+    unlimited_jump: bool,
+) -> Result<SeedPlan, ProtocolError> {
+    if counter < index {
+        return match stored {
+            Some(s) if s.contains(counter) => Ok(SeedPlan::Stored),
+            _ => Err(ProtocolError::DuplicateMessage),
+        };
+    }
+    let jump = counter - index;
+    if jump > MAX_FORWARD_JUMP && !unlimited_jump {
+        return Err(ProtocolError::TooFarInFuture);
+    }
+    Ok(SeedPlan::Walk {
+        steps: jump.saturating_add(1),
+    })
+}
+
+/// The seed of message `counter`: a stored skipped seed (consumed, so a replay fails), or
+/// a step forward along the chain that stores the seeds it passes. Advances `chain` (the
+/// staged copy) and returns the change to `stored`, which is only read.
+pub(crate) fn stage(
+    chain: &mut ChainKey,
+    counter: u32,
+    stored: Option<&SkippedKeys>,
+) -> Result<(MessageSeed, KeysDelta), ProtocolError> {
+    let index = chain.index();
+    if counter < index {
+        let seed = stored
+            .and_then(|s| s.get(counter))
+            .ok_or(ProtocolError::DuplicateMessage)?;
+        let delta = KeysDelta {
+            consumed: Some(counter),
+            ..KeysDelta::default()
+        };
+        return Ok((MessageSeed::from_bytes(*seed), delta));
+    }
+    // Seeds older than the newest MAX_SKIPPED_KEYS_PER_CHAIN would be dropped at once:
+    // step over them without deriving them.
+    let keep_from = counter.saturating_sub(MAX_SKIPPED_KEYS_PER_CHAIN as u32);
+    let first_kept = index.max(keep_from);
+    let mut added = SkippedKeys::with_capacity(usize::try_from(counter - first_kept).unwrap_or(0));
+    let mut ck = chain.clone();
+    while ck.index() < counter {
+        if ck.index() >= keep_from {
+            let seed = ck.message_seed();
+            added.push(ck.index(), seed.as_bytes());
+        }
+        ck = ck.next().ok_or(ProtocolError::TooFarInFuture)?;
+    }
+    let seed = ck.message_seed();
+    *chain = ck.next().ok_or(ProtocolError::TooFarInFuture)?;
+    // Keep the newest MAX_SKIPPED_KEYS_PER_CHAIN of the stored and the added seeds (all
+    // stored ones are older than the added ones).
+    let old = stored.map_or(0, SkippedKeys::len);
+    let excess = (old + added.len()).saturating_sub(MAX_SKIPPED_KEYS_PER_CHAIN);
+    let drop_below = if excess == 0 {
+        None
+    } else if excess < old {
+        stored.and_then(|s| s.nth(excess))
+    } else {
+        added.nth(excess - old)
+    };
+    Ok((
+        seed,
+        KeysDelta {
+            consumed: None,
+            added,
+            drop_below,
+        },
+    ))
 }

@@ -561,13 +561,13 @@ mod vectors {
             let missive_id = h(&s["missive_identity"]);
             let peer_id = h(&s["peer_identity"]);
             let mut state = SpqrState::new(&auth, role);
-            assert_eq!(state.next_root, h32(&s["chain_start"]["next_root"]));
+            assert_eq!(state.head.next_root, h32(&s["chain_start"]["next_root"]));
             let (ours, theirs) = match role {
                 Role::Initiator => ("a_to_b", "b_to_a"),
                 Role::Responder => ("b_to_a", "a_to_b"),
             };
-            assert_eq!(state.send.key, h32(&s["chain_start"][ours]));
-            assert_eq!(state.recv.key, h32(&s["chain_start"][theirs]));
+            assert_eq!(state.head.send.key, h32(&s["chain_start"][ours]));
+            assert_eq!(state.head.recv.key, h32(&s["chain_start"][theirs]));
 
             let events = s["events"].as_array().unwrap();
             // What missive sent, in sending order (= index order): fields must match byte for byte.
