@@ -92,7 +92,8 @@ impl Config {
 /// );
 ///
 /// // Bob publishes a bundle: a signed prekey and a signed Kyber prekey.
-/// let bundle = bob.store_mut().generate_bundle(1, false, now, &mut rng);
+/// let spec = missive::store::memory::BundleSpec::new(1);
+/// let bundle = bob.store_mut().generate_bundle(&spec, 1, now, &mut rng);
 ///
 /// // Alice runs PQXDH and writes first.
 /// alice.process_prekey_bundle(&bob_addr, &bundle, now, &mut rng)?;

@@ -357,8 +357,8 @@ fn new_sending_state<R: CryptoRng + ?Sized>(
     Ok(SenderKeyState {
         chain_id,
         chain_key: SenderChainKey::new(0, *key),
-        signing_key: signing.public_key,
-        signing_private: Some(signing.private_key),
+        signing_key: *signing.public_key(),
+        signing_private: Some(signing.into_private_key()),
         skipped: SkippedKeys::new(),
     })
 }

@@ -36,20 +36,21 @@ use crate::wire::proto::{
 /// (at most [`MAX_SENDER_KEY_STATES`]). The sender's own record holds its sending chain
 /// with the private signing key.
 ///
-/// Apps store it through a [`SenderKeyStore`](crate::store::SenderKeyStore) and persist
+/// Apps keep it in their [`ProtocolStore`](crate::store::ProtocolStore), apply each
+/// operation's [`SenderKeyChange`] with [`SenderKeyRecord::apply`], and persist
 /// [`SenderKeyRecord::serialize`]'s bytes, which are secret.
 ///
 /// ```
-/// use missive::{DistributionId, ProtocolAddress, SenderKeyRecord};
-/// use missive::store::SenderKeyStore;
-/// use missive::store::memory::InMemSenderKeyStore;
+/// use missive::{Device, DistributionId, IdentityKeyPair, ProtocolAddress, SenderKeyRecord};
+/// use missive::store::memory::InMemSignalProtocolStore;
 /// # use rand_core::SeedableRng;
 /// # let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
-/// let alice = ProtocolAddress::new("alice", 1);
+/// let alice_at = ProtocolAddress::new("alice", 1);
+/// let store = InMemSignalProtocolStore::new(IdentityKeyPair::generate(&mut rng), 1);
+/// let mut alice = Device::new(alice_at.clone(), store);
 /// let group = DistributionId::random(&mut rng);
-/// let mut store = InMemSenderKeyStore::new();
-/// missive::create_sender_key_distribution_message(&alice, group, &mut store, &mut rng)?;
-/// let record = store.load_sender_key(&alice, group)?.expect("created");
+/// alice.sender_key_distribution_message(group, &mut rng)?;
+/// let record = alice.store().sender_key_store.sender_key(&alice_at, group).expect("created");
 /// assert_eq!(record.state_count(), 1);
 /// let bytes = record.serialize();
 /// assert_eq!(SenderKeyRecord::deserialize(&bytes)?.serialize(), bytes);

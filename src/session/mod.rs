@@ -154,7 +154,7 @@ pub(crate) fn start_session<S: ProtocolStore + ?Sized, R: CryptoRng + ?Sized>(
     let local_registration_id = store.local_registration_id()?;
 
     let base_key = KeyPair::generate(rng);
-    let base_public = base_key.public_key;
+    let base_public = *base_key.public_key();
     let their = TheirBundle {
         identity_key: their_identity,
         signed_pre_key: bundle.signed_pre_key(),

@@ -418,8 +418,8 @@ fn encode_parts(s: &SessionHead, keys: &StoredKeys, o: &mut Vec<u8>) {
     put_uint(o, 4, u64::from(s.local_registration_id));
     put_uint(o, 5, u64::from(s.remote_registration_id));
     put_bytes(o, 6, s.root_key.as_bytes());
-    put_bytes(o, 7, &s.sender.ratchet.public_key.serialize());
-    put_bytes(o, 8, s.sender.ratchet.private_key.to_bytes().as_ref());
+    put_bytes(o, 7, &s.sender.ratchet.public_key().serialize());
+    put_bytes(o, 8, s.sender.ratchet.private_key().to_bytes().as_ref());
     put_bytes(o, 9, s.sender.chain_key.key());
     put_uint(o, 10, u64::from(s.sender.chain_key.index()));
     for c in s.receivers.iter() {
@@ -531,7 +531,7 @@ fn decode_state(bytes: &[u8]) -> Result<SessionState, DecodeError> {
         return Err(DecodeError::Malformed);
     }
     let ratchet = KeyPair::from_private(spriv.ok_or(DecodeError::MissingField)?);
-    if Some(ratchet.public_key) != spub {
+    if Some(*ratchet.public_key()) != spub {
         return Err(DecodeError::InvalidKey);
     }
     Ok(SessionState {

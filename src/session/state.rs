@@ -223,7 +223,7 @@ impl Staged {
     pub(crate) fn finish<R: CryptoRng + ?Sized>(mut self, rng: &mut R) -> Result<Self, Error> {
         if let Some((root, their, recv_chain)) = self.pending_step.take() {
             let ratchet = KeyPair::generate(rng);
-            let (root2, send_chain) = root.create_chain(&their, &ratchet.private_key)?;
+            let (root2, send_chain) = root.create_chain(&their, &ratchet.private_key())?;
             let head = &mut self.head;
             head.root_key = root2;
             self.delta.evicted = head.receivers.push(ReceiverChain::new(their, recv_chain));
@@ -251,7 +251,7 @@ impl SessionState {
         let ratchet = KeyPair::generate(rng);
         let (root_key, send_chain) = derived
             .root_key
-            .create_chain(their_signed_pre_key, &ratchet.private_key)?;
+            .create_chain(their_signed_pre_key, &ratchet.private_key())?;
         let mut receivers = Receivers::default();
         receivers.push(ReceiverChain::new(
             *their_signed_pre_key,
@@ -368,7 +368,7 @@ impl SessionState {
             ChainPlan::New { .. } => {
                 let (root, mut recv_chain) = head
                     .root_key
-                    .create_chain(&their, &head.sender.ratchet.private_key)?;
+                    .create_chain(&their, &head.sender.ratchet.private_key())?;
                 let (seed, d) = chain::stage(&mut recv_chain, message.counter(), None)?;
                 (seed, d, Some((root, their, recv_chain)))
             }
@@ -446,7 +446,7 @@ impl SessionHead {
         let message = SignalMessage::new(
             SignalMessageParts {
                 version: self.version,
-                sender_ratchet_key: self.sender.ratchet.public_key,
+                sender_ratchet_key: *self.sender.ratchet.public_key(),
                 counter: chain_key.index(),
                 previous_counter: self.previous_counter,
                 ciphertext,
