@@ -86,8 +86,12 @@ const ZERO_SALT: [u8; 32] = [0; 32];
 const LABEL_START: &[u8] = b"Signal PQ Ratchet V1 Chain  Start";
 const LABEL_NEXT: &[u8] = b"Signal PQ Ratchet V1 Chain Next";
 
-/// Version byte of [`SpqrState::serialize`].
-const STATE_FORMAT: u8 = 1;
+/// Version byte of the state encoding without the PQXDH auth key (records written before
+/// it was kept; still read, and written back as they are).
+const STATE_FORMAT_V1: u8 = 1;
+/// Version byte of the state encoding with the PQXDH auth key: every ML-KEM braid MAC is
+/// derived from it, so a session can join the braid only if its state keeps it.
+const STATE_FORMAT_V2: u8 = 2;
 
 /// Which side of PQXDH we were: it picks the chain we send on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,6 +270,9 @@ pub(crate) struct RecvPlan {
 pub(crate) struct SpqrHead {
     #[zeroize(skip)]
     role: Role,
+    /// The PQXDH auth key the state started from (`None` in records written before it was
+    /// kept). The braid's authenticator is derived from it.
+    auth_key: Option<[u8; 32]>,
     /// First 32 bytes of the Chain Start output. Unused until the braid lands, but the
     /// next epoch's chains are derived from it, so it is kept from the start.
     next_root: [u8; 32],
@@ -304,6 +311,7 @@ impl SpqrHead {
         };
         SpqrHead {
             role,
+            auth_key: Some(*auth_key),
             next_root,
             send,
             recv,
@@ -408,24 +416,32 @@ impl SpqrHead {
         Ok((self.recv.step(index), delta))
     }
 
-    /// Length of [`SpqrHead::serialize`]'s output with `stored` keys.
+    /// An upper bound on [`SpqrHead::serialize`]'s output with `stored` keys.
     pub(crate) fn serialized_len(stored: usize) -> usize {
-        108 + 36 * stored
+        140 + 36 * stored
     }
 
     /// Appends the versioned encoding:
     /// ```text
-    /// format u8 = 1 ‖ role u8 (0 initiator, 1 responder) ‖ next root 32
+    /// format u8 = 2 ‖ role u8 (0 initiator, 1 responder) ‖ auth key 32 ‖ next root 32
     /// ‖ send index u32 BE ‖ send chain 32 ‖ recv index u32 BE ‖ recv chain 32
     /// ‖ count u16 BE ‖ count × (index u32 BE ‖ key 32), ascending
     /// ```
+    /// Format 1 is the same without the auth key (a state read from a format-1 record is
+    /// written back in format 1).
     pub(crate) fn serialize(&self, stored: &SkippedKeys, out: &mut Vec<u8>) {
         out.reserve(Self::serialized_len(stored.len()));
-        out.push(STATE_FORMAT);
+        out.push(match self.auth_key {
+            Some(_) => STATE_FORMAT_V2,
+            None => STATE_FORMAT_V1,
+        });
         out.push(match self.role {
             Role::Initiator => 0,
             Role::Responder => 1,
         });
+        if let Some(k) = &self.auth_key {
+            out.extend_from_slice(k);
+        }
         out.extend_from_slice(&self.next_root);
         for chain in [&self.send, &self.recv] {
             out.extend_from_slice(&chain.index.to_be_bytes());
@@ -445,13 +461,20 @@ impl SpqrHead {
     /// trailing bytes).
     pub(crate) fn deserialize(bytes: &[u8]) -> Result<(Self, SkippedKeys), DecodeError> {
         let mut r = Reader { rest: bytes };
-        if r.u8()? != STATE_FORMAT {
-            return Err(DecodeError::UnknownVersion);
-        }
+        let with_auth_key = match r.u8()? {
+            STATE_FORMAT_V1 => false,
+            STATE_FORMAT_V2 => true,
+            _ => return Err(DecodeError::UnknownVersion),
+        };
         let role = match r.u8()? {
             0 => Role::Initiator,
             1 => Role::Responder,
             _ => return Err(DecodeError::UnknownType),
+        };
+        let auth_key = if with_auth_key {
+            Some(r.array()?)
+        } else {
+            None
         };
         let next_root = r.array()?;
         let send = Chain {
@@ -481,6 +504,7 @@ impl SpqrHead {
         Ok((
             SpqrHead {
                 role,
+                auth_key,
                 next_root,
                 send,
                 recv,

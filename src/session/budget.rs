@@ -9,9 +9,10 @@
 //! ([`DecryptPlan`](super::state::DecryptPlan)), charged its cost, and skipped if the
 //! budget cannot pay for it.
 //!
-//! Units: one unit is one HMAC-SHA256 of a 32-byte key over a short input, the cost of
-//! one Double Ratchet chain step's half. The weights below were measured on x86_64
-//! (`benches/session.rs`, group `budget_weights`; docs/PERFORMANCE.md) and rounded up.
+//! Units: one unit is one HMAC-SHA256 of a 32-byte key over a short input, half a Double
+//! Ratchet chain step. The weights below are the ratios measured on x86_64, rounded up
+//! (`cargo bench --features hazmat --bench budget`; docs/PERFORMANCE.md): an SPQR step
+//! costs 1.5 Double Ratchet steps, a DH step (X25519 and the root-key HKDF) about 110.
 
 use crate::error::ProtocolError;
 use crate::ratchet::chain::MAX_FORWARD_JUMP;
@@ -20,9 +21,9 @@ use crate::ratchet::spqr::MAX_FORWARD_JUMP as SPQR_MAX_FORWARD_JUMP;
 /// One Double Ratchet chain step (two HMACs: the seed and the next chain key).
 pub const DR_STEP_COST: u64 = 2;
 /// One SPQR chain step (an HKDF-SHA256 extract and a 64-byte expand).
-pub const SPQR_STEP_COST: u64 = 5;
+pub const SPQR_STEP_COST: u64 = 4;
 /// One X25519 Diffie-Hellman with its root-key HKDF.
-pub const DH_STEP_COST: u64 = 160;
+pub const DH_STEP_COST: u64 = 256;
 
 /// The most one honest message can cost on the session it belongs to: a DH step, a
 /// jump of [`MAX_FORWARD_JUMP`] on a new chain, and the longest SPQR jump.

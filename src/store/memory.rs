@@ -92,6 +92,11 @@ impl InMemIdentityKeyStore {
         self.known.get(address)
     }
 
+    /// Every (address, identity) stored.
+    pub fn identities(&self) -> impl Iterator<Item = (&ProtocolAddress, &IdentityKey)> + '_ {
+        self.known.iter()
+    }
+
     /// Forgets the identity of `address`.
     pub fn remove_identity(&mut self, address: &ProtocolAddress) {
         self.known.remove(address);
@@ -145,6 +150,10 @@ impl InMemPreKeyStore {
     pub fn len(&self) -> usize {
         self.keys.len()
     }
+    /// The prekeys, by id.
+    pub fn iter(&self) -> impl Iterator<Item = &PreKeyRecord> + '_ {
+        self.keys.values()
+    }
     /// Whether no prekeys are left.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
@@ -177,6 +186,10 @@ impl InMemSignedPreKeyStore {
     /// The signed prekey with this id.
     pub fn signed_pre_key(&self, id: SignedPreKeyId) -> Option<&SignedPreKeyRecord> {
         self.keys.get(&id)
+    }
+    /// The signed prekeys, by id.
+    pub fn iter(&self) -> impl Iterator<Item = &SignedPreKeyRecord> + '_ {
+        self.keys.values()
     }
     /// Deletes a signed prekey (after rotation).
     pub fn remove_signed_pre_key(&mut self, id: SignedPreKeyId) {
@@ -212,6 +225,10 @@ impl InMemKyberPreKeyStore {
     /// The Kyber prekey with this id.
     pub fn kyber_pre_key(&self, id: KyberPreKeyId) -> Option<&KyberPreKeyRecord> {
         self.keys.get(&id)
+    }
+    /// The Kyber prekeys, by id.
+    pub fn iter(&self) -> impl Iterator<Item = &KyberPreKeyRecord> + '_ {
+        self.keys.values()
     }
     /// How many Kyber prekeys are stored.
     pub fn len(&self) -> usize {
@@ -331,6 +348,12 @@ impl InMemSenderKeyStore {
     /// How many records are stored.
     pub fn len(&self) -> usize {
         self.records.len()
+    }
+    /// Every record with its sender and distribution id.
+    pub fn iter(
+        &self,
+    ) -> impl Iterator<Item = (&ProtocolAddress, DistributionId, &SenderKeyRecord)> + '_ {
+        self.records.iter().map(|((a, d), r)| (a, *d, r))
     }
     /// Whether the store is empty.
     pub fn is_empty(&self) -> bool {
@@ -472,6 +495,47 @@ impl InMemSignalProtocolStore {
             self.kyber_pre_key_store.save_kyber_pre_key(k);
         }
         bundle
+    }
+
+    /// Every record, serialized, in a fixed order: two stores hold the same state exactly
+    /// when their snapshots are equal. For tests that check a failed call changed nothing.
+    pub fn snapshot(&self) -> Vec<(&'static str, Vec<u8>)> {
+        let mut out: Vec<(&'static str, Vec<u8>)> = Vec::new();
+        for (addr, key) in self.identity_store.identities() {
+            let mut v = Vec::from(addr.name().as_bytes());
+            v.extend_from_slice(&addr.device_id().to_be_bytes());
+            v.extend_from_slice(&key.serialize());
+            out.push(("identity", v));
+        }
+        for r in self.pre_key_store.iter() {
+            out.push(("pre_key", r.serialize().to_vec()));
+        }
+        for r in self.signed_pre_key_store.iter() {
+            out.push(("signed_pre_key", r.serialize().to_vec()));
+        }
+        for r in self.kyber_pre_key_store.iter() {
+            out.push(("kyber_pre_key", r.serialize().to_vec()));
+        }
+        for (k, s, b) in &self.kyber_pre_key_store.used {
+            let mut v = Vec::from(k.to_be_bytes());
+            v.extend_from_slice(&s.to_be_bytes());
+            v.extend_from_slice(b);
+            out.push(("kyber_used", v));
+        }
+        for (addr, r) in &self.session_store.sessions {
+            let mut v = Vec::from(addr.name().as_bytes());
+            v.extend_from_slice(&addr.device_id().to_be_bytes());
+            v.extend_from_slice(&r.serialize());
+            out.push(("session", v));
+        }
+        for (addr, id, r) in self.sender_key_store.iter() {
+            let mut v = Vec::from(addr.name().as_bytes());
+            v.extend_from_slice(&addr.device_id().to_be_bytes());
+            v.extend_from_slice(id.as_bytes());
+            v.extend_from_slice(&r.serialize());
+            out.push(("sender_key", v));
+        }
+        out
     }
 
     /// Whether every part of `changes` fits the stores as they are.
