@@ -21,7 +21,8 @@ pub use budget::{
     DH_STEP_COST, DR_STEP_COST, MAX_SESSION_COST, MESSAGE_WORK_BUDGET, SPQR_STEP_COST,
 };
 pub use record::{
-    DEFAULT_MAX_ARCHIVED_SESSIONS, MAX_ARCHIVED_SESSIONS_LIMIT, SessionChange, SessionRecord,
+    DEFAULT_MAX_ARCHIVED_SESSIONS, KeyChain, MAX_ARCHIVED_SESSIONS_LIMIT, SessionChange,
+    SessionRecord, StoredKeyChange,
 };
 pub use state::MAX_UNACKNOWLEDGED_SESSION_AGE_MS;
 
@@ -54,8 +55,7 @@ impl Timestamp {
     }
 }
 
-/// A decrypted 1:1 message and who sent it.
-#[derive(Debug)]
+/// A decrypted 1:1 message and who sent it. `Debug` prints the plaintext's length only.
 #[non_exhaustive]
 pub struct Decrypted {
     /// The plaintext.
@@ -68,6 +68,17 @@ pub struct Decrypted {
     pub identity_change: IdentityChange,
     /// Whether the message (a prekey message) set up a new session.
     pub new_session: bool,
+}
+
+impl core::fmt::Debug for Decrypted {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Decrypted")
+            .field("plaintext_len", &self.plaintext.len())
+            .field("sender", &self.sender)
+            .field("identity_change", &self.identity_change)
+            .field("new_session", &self.new_session)
+            .finish()
+    }
 }
 
 /// The sender of a message that a 1:1 session authenticated: its address and identity.

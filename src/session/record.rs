@@ -31,7 +31,7 @@ use crate::error::{DecodeError, StoreError};
 use crate::keys::{IdentityKey, KyberPreKeyId, PreKeyId, SignedPreKeyId};
 use crate::ratchet::chain::{MAX_SKIPPED_KEYS_PER_CHAIN, ReceiverChain, Receivers};
 use crate::ratchet::keys::{ChainKey, RootKey};
-use crate::ratchet::skipped::SkippedKeys;
+use crate::ratchet::skipped::{KeysDelta, SkippedKeys};
 use crate::ratchet::spqr::SpqrHead;
 use crate::wire::proto::{
     Reader, count_fields, open_record, put_bytes, put_nested, put_nested_sized, put_uint,
@@ -115,20 +115,114 @@ impl SessionChange {
         matches!(self.kind, ChangeKind::New { .. })
     }
 
-    /// How many stored keys the change adds, consumes or drops (a measure of its size;
-    /// 0 for an in-order message).
-    pub fn stored_key_changes(&self) -> usize {
-        match &self.kind {
-            ChangeKind::Advance { delta, .. } => {
-                let chain = delta.chain.as_ref().map_or(0, |(_, d)| {
-                    d.added.len() + usize::from(d.consumed.is_some() || d.drop_below.is_some())
-                });
-                chain
-                    + delta.spqr.added.len()
-                    + usize::from(delta.spqr.consumed.is_some() || delta.spqr.drop_below.is_some())
-                    + usize::from(delta.evicted.is_some())
+    /// What an ordinary message ([`SessionChange::replaces_current`] false) changes in
+    /// the current session's stored keys, one row operation each, in the order to apply
+    /// them: for a store that keeps stored keys as rows beside the session's head
+    /// ([`SessionRecord::serialize_current_head`]). Empty for an in-order message, and
+    /// for a change that replaces the current session (rewrite it whole).
+    pub fn stored_key_changes(&self) -> Vec<StoredKeyChange<'_>> {
+        let mut out = Vec::new();
+        let ChangeKind::Advance {
+            archived: None,
+            delta,
+            ..
+        } = &self.kind
+        else {
+            return out;
+        };
+        if let Some(k) = &delta.evicted {
+            out.push(StoredKeyChange::RemoveChain {
+                chain: KeyChain::Ratchet(*k),
+            });
+        }
+        let mut keys = |chain: KeyChain, d: &KeysDelta| {
+            if let Some(n) = d.consumed {
+                out.push(StoredKeyChange::Remove { chain, n });
             }
-            _ => 0,
+            for e in d.added.iter() {
+                out.push(StoredKeyChange::Insert {
+                    chain,
+                    n: e.n,
+                    key: &e.key,
+                });
+            }
+            if let Some(n) = d.drop_below {
+                out.push(StoredKeyChange::RemoveBelow { chain, n });
+            }
+        };
+        if let Some((k, d)) = &delta.chain {
+            keys(KeyChain::Ratchet(*k), d);
+        }
+        keys(KeyChain::PostQuantum, &delta.spqr);
+        out
+    }
+}
+
+/// Which chain a stored key belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyChain {
+    /// A Double Ratchet receiving chain, by the peer's ratchet key: the key is a message
+    /// seed, by message counter.
+    Ratchet(PublicKey),
+    /// The SPQR receiving chain: the key is an SPQR message key, by SPQR index.
+    PostQuantum,
+}
+
+/// One row operation on a session's stored keys (see
+/// [`SessionChange::stored_key_changes`]). `Debug` does not print keys.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum StoredKeyChange<'a> {
+    /// Store `key` for message `n` of `chain`.
+    Insert {
+        /// The chain.
+        chain: KeyChain,
+        /// The message counter (or SPQR index).
+        n: u32,
+        /// The secret (32 bytes): keep it encrypted at rest.
+        key: &'a [u8; 32],
+    },
+    /// Delete the key of message `n` (it was used).
+    Remove {
+        /// The chain.
+        chain: KeyChain,
+        /// The message counter (or SPQR index).
+        n: u32,
+    },
+    /// Delete every key of `chain` below `n` (aged out).
+    RemoveBelow {
+        /// The chain.
+        chain: KeyChain,
+        /// The first counter (or index) kept.
+        n: u32,
+    },
+    /// Delete every key of `chain` (the receiving chain was dropped).
+    RemoveChain {
+        /// The chain.
+        chain: KeyChain,
+    },
+}
+
+impl fmt::Debug for StoredKeyChange<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoredKeyChange::Insert { chain, n, .. } => f
+                .debug_struct("Insert")
+                .field("chain", chain)
+                .field("n", n)
+                .finish_non_exhaustive(),
+            StoredKeyChange::Remove { chain, n } => f
+                .debug_struct("Remove")
+                .field("chain", chain)
+                .field("n", n)
+                .finish(),
+            StoredKeyChange::RemoveBelow { chain, n } => f
+                .debug_struct("RemoveBelow")
+                .field("chain", chain)
+                .field("n", n)
+                .finish(),
+            StoredKeyChange::RemoveChain { chain } => {
+                f.debug_struct("RemoveChain").field("chain", chain).finish()
+            }
         }
     }
 }
@@ -143,7 +237,7 @@ impl fmt::Debug for SessionChange {
         };
         f.debug_struct("SessionChange")
             .field("kind", &kind)
-            .field("stored_key_changes", &self.stored_key_changes())
+            .field("stored_key_changes", &self.stored_key_changes().len())
             .finish()
     }
 }
