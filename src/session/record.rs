@@ -135,7 +135,7 @@ impl SessionChange {
                 chain: KeyChain::Ratchet(*k),
             });
         }
-        let mut keys = |chain: KeyChain, d: &KeysDelta| {
+        fn keys<'a>(out: &mut Vec<StoredKeyChange<'a>>, chain: KeyChain, d: &'a KeysDelta) {
             if let Some(n) = d.consumed {
                 out.push(StoredKeyChange::Remove { chain, n });
             }
@@ -149,11 +149,11 @@ impl SessionChange {
             if let Some(n) = d.drop_below {
                 out.push(StoredKeyChange::RemoveBelow { chain, n });
             }
-        };
-        if let Some((k, d)) = &delta.chain {
-            keys(KeyChain::Ratchet(*k), d);
         }
-        keys(KeyChain::PostQuantum, &delta.spqr);
+        if let Some((k, d)) = &delta.chain {
+            keys(&mut out, KeyChain::Ratchet(*k), d);
+        }
+        keys(&mut out, KeyChain::PostQuantum, &delta.spqr);
         out
     }
 }
