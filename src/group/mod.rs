@@ -277,8 +277,9 @@ pub(crate) fn batch_verdicts<S: ProtocolStore + ?Sized>(
     store: &S,
     messages: &[(&ProtocolAddress, &SenderKeyMessage)],
 ) -> Vec<Option<(PublicKey, bool)>> {
-    let mut keys: BTreeMap<(ProtocolAddress, DistributionId), Option<Vec<(u32, PublicKey)>>> =
-        BTreeMap::new();
+    // Each record's (chain id, signing key) pairs, read once per sender and distribution.
+    type Chains = Option<Vec<(u32, PublicKey)>>;
+    let mut keys: BTreeMap<(ProtocolAddress, DistributionId), Chains> = BTreeMap::new();
     let mut items = Vec::with_capacity(messages.len());
     let mut item_of = Vec::with_capacity(messages.len());
     for (sender, message) in messages {

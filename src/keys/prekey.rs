@@ -78,7 +78,7 @@ impl PreKeyRecord {
     }
     /// The public key.
     pub fn public_key(&self) -> &PublicKey {
-        &self.key_pair.public_key()
+        self.key_pair.public_key()
     }
     /// The key pair.
     pub fn key_pair(&self) -> &KeyPair {
@@ -158,7 +158,7 @@ impl SignedPreKeyRecord {
     }
     /// The public key.
     pub fn public_key(&self) -> &PublicKey {
-        &self.key_pair.public_key()
+        self.key_pair.public_key()
     }
     /// The key pair.
     pub fn key_pair(&self) -> &KeyPair {
@@ -266,11 +266,11 @@ impl KyberPreKeyRecord {
     }
     /// The public key.
     pub fn public_key(&self) -> &KemPublicKey {
-        &self.key_pair.public_key()
+        self.key_pair.public_key()
     }
     /// The secret key.
     pub fn secret_key(&self) -> &KemSecretKey {
-        &self.key_pair.secret_key()
+        self.key_pair.secret_key()
     }
     /// The identity key's signature over the serialized public key.
     pub fn signature(&self) -> &[u8; SIGNATURE_LEN] {

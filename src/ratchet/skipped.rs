@@ -127,10 +127,10 @@ impl SkippedKeys {
         // Shift the later entries down by one, then wipe the slot that fell free.
         for i in pos..self.len - 1 {
             let (from, to) = (self.slot(i + 1), self.slot(i));
-            if let Some(e) = self.buf.get(from).cloned() {
-                if let Some(dst) = self.buf.get_mut(to) {
-                    *dst = e;
-                }
+            if let Some(e) = self.buf.get(from).cloned()
+                && let Some(dst) = self.buf.get_mut(to)
+            {
+                *dst = e;
             }
         }
         let last = self.slot(self.len - 1);

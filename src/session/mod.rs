@@ -272,16 +272,26 @@ pub(crate) fn decrypt_signal_message<S: ProtocolStore + ?Sized, R: CryptoRng + ?
     let expected = encode_addresses(remote, local);
     let eligible = |s: &SessionState| stored.is_none_or(|k| k == s.head.remote_identity);
 
-    // Plan every eligible session from the header alone.
+    let mut budget = Budget::per_message();
     let mut first_error: Option<Error> = None;
-    let mut candidates: Vec<(Option<usize>, state::DecryptPlan)> =
-        Vec::with_capacity(1 + record.previous.len());
+    let attempt = |s: &SessionState, plan: &state::DecryptPlan, budget: &mut Budget| {
+        budget.charge(plan.cost())?;
+        s.stage_decrypt(message, plan, expected.as_ref())
+    };
+
+    // The current session first. A message on one of its own receiving chains can belong
+    // to no other session (ratchet keys are unique to a session): that is the ordinary
+    // message, and it needs nothing from the archive.
+    let mut current_plan = None;
     if let Some(current) = record.current.as_deref().filter(|s| eligible(s)) {
         match current.plan_decrypt(message) {
-            Ok(plan) => candidates.push((None, plan)),
-            // An old counter on one of the current session's own receiving chains:
-            // ratchet keys are unique to a session, so no archived session can hold it;
-            // stop, as libsignal does.
+            Ok(plan) if plan.on_known_chain() => {
+                let staged = attempt(current, &plan, &mut budget)?.finish(rng)?;
+                return finish_current(store, remote, staged, None, keep_archived);
+            }
+            Ok(plan) => current_plan = Some(plan),
+            // An old counter on one of the current session's own receiving chains: no
+            // archived session can hold it; stop, as libsignal does.
             Err(e @ Error::Protocol(ProtocolError::DuplicateMessage))
                 if current
                     .head
@@ -292,6 +302,16 @@ pub(crate) fn decrypt_signal_message<S: ProtocolStore + ?Sized, R: CryptoRng + ?
             Err(e) => first_error = Some(e),
         }
     }
+
+    // Otherwise plan every eligible session from the header alone, and try the ones
+    // whose plan the budget can pay for: those that already hold the message's chain
+    // first, then the cheapest (the session a genuine message belongs to is nearly
+    // always among the cheapest, so the budget is spent on it first).
+    let mut candidates: Vec<(Option<usize>, state::DecryptPlan)> =
+        Vec::with_capacity(1 + record.previous.len());
+    if let Some(plan) = current_plan {
+        candidates.push((None, plan));
+    }
     for (i, s) in record.previous.iter().enumerate() {
         if eligible(s)
             && let Ok(plan) = s.plan_decrypt(message)
@@ -299,9 +319,6 @@ pub(crate) fn decrypt_signal_message<S: ProtocolStore + ?Sized, R: CryptoRng + ?
             candidates.push((Some(i), plan));
         }
     }
-    // A session that already holds the message's chain first, then the cheapest: the
-    // session a genuine message belongs to is nearly always among the cheapest, so the
-    // budget is spent on it first.
     candidates.sort_by_key(|(slot, plan)| {
         (
             !plan.on_known_chain(),
@@ -309,26 +326,14 @@ pub(crate) fn decrypt_signal_message<S: ProtocolStore + ?Sized, R: CryptoRng + ?
             slot.map_or(0, |i| i + 1),
         )
     });
-    let mut budget = Budget::per_message();
     for (slot, plan) in &candidates {
         let Some(s) = record.state(*slot) else {
             continue;
         };
-        if budget.charge(plan.cost()).is_err() {
-            continue;
-        }
-        match s.stage_decrypt(message, plan, expected.as_ref()) {
+        match attempt(s, plan, &mut budget) {
             Ok(staged) => {
                 let staged = staged.finish(rng)?;
-                let remote_identity = staged.head.remote_identity;
-                return finish_decrypt(
-                    store,
-                    remote,
-                    remote_identity,
-                    advance(*slot, staged, keep_archived),
-                    false,
-                    ChangeSet::default(),
-                );
+                return finish_current(store, remote, staged, *slot, keep_archived);
             }
             Err(e) if slot.is_none() => first_error = Some(e),
             Err(_) => {}
@@ -343,6 +348,26 @@ pub(crate) fn decrypt_signal_message<S: ProtocolStore + ?Sized, R: CryptoRng + ?
             ProtocolError::DecryptionFailed
         },
     )))
+}
+
+/// The result and change set of a message that decrypted on session `slot` of the
+/// record.
+fn finish_current<S: ProtocolStore + ?Sized>(
+    store: &S,
+    remote: &ProtocolAddress,
+    staged: Staged,
+    slot: Option<usize>,
+    keep_archived: usize,
+) -> Result<(Decrypted, ChangeSet), Error> {
+    let remote_identity = staged.head.remote_identity;
+    finish_decrypt(
+        store,
+        remote,
+        remote_identity,
+        advance(slot, staged, keep_archived),
+        false,
+        ChangeSet::default(),
+    )
 }
 
 /// The change that advances session `slot` (`None`: the current one) by a message.
@@ -550,3 +575,6 @@ pub(crate) fn archive(remote: &ProtocolAddress, keep_archived: usize) -> ChangeS
         ..ChangeSet::default()
     }
 }
+
+#[cfg(test)]
+mod tests;

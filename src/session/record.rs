@@ -82,6 +82,9 @@ pub struct SessionChange {
     pub(crate) kind: ChangeKind,
 }
 
+// The head stays inline on purpose: a boxed head would be moved out of its box into the
+// record, leaving its keys in the freed block.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum ChangeKind {
     /// The current session (`archived: None`) or archived session `i` advanced; an
     /// archived one then becomes current, the current one archived.
@@ -375,11 +378,11 @@ impl SessionRecord {
         version: u8,
         base_key: &PublicKey,
     ) -> Option<Option<usize>> {
-        let m = |s: &Box<SessionState>| s.head.version == version && &s.head.base_key == base_key;
-        if self.current.as_ref().is_some_and(m) {
+        let m = |s: &SessionState| s.head.version == version && &s.head.base_key == base_key;
+        if self.current.as_deref().is_some_and(m) {
             return Some(None);
         }
-        self.previous.iter().position(m).map(Some)
+        self.previous.iter().position(|s| m(s)).map(Some)
     }
 
     /// The session at `slot` (`None`: current; `Some(i)`: archived `i`).

@@ -32,6 +32,14 @@ use crate::wire::{
 
 use super::budget::Cost;
 
+#[cfg(test)]
+extern crate std;
+#[cfg(test)]
+std::thread_local! {
+    /// How many attempts this thread has staged (for the work-bound tests).
+    pub(crate) static STAGED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
 /// How long an initiator keeps sending on a session the peer never answered: after this,
 /// encryption refuses, so the app fetches a fresh bundle (libsignal's value).
 pub const MAX_UNACKNOWLEDGED_SESSION_AGE_MS: u64 = 30 * 24 * 60 * 60 * 1000;
@@ -223,7 +231,7 @@ impl Staged {
     pub(crate) fn finish<R: CryptoRng + ?Sized>(mut self, rng: &mut R) -> Result<Self, Error> {
         if let Some((root, their, recv_chain)) = self.pending_step.take() {
             let ratchet = KeyPair::generate(rng);
-            let (root2, send_chain) = root.create_chain(&their, &ratchet.private_key())?;
+            let (root2, send_chain) = root.create_chain(&their, ratchet.private_key())?;
             let head = &mut self.head;
             head.root_key = root2;
             self.delta.evicted = head.receivers.push(ReceiverChain::new(their, recv_chain));
@@ -251,7 +259,7 @@ impl SessionState {
         let ratchet = KeyPair::generate(rng);
         let (root_key, send_chain) = derived
             .root_key
-            .create_chain(their_signed_pre_key, &ratchet.private_key())?;
+            .create_chain(their_signed_pre_key, ratchet.private_key())?;
         let mut receivers = Receivers::default();
         receivers.push(ReceiverChain::new(
             *their_signed_pre_key,
@@ -353,6 +361,8 @@ impl SessionState {
         plan: &DecryptPlan,
         expected_addresses: Option<&[u8; ADDRESSES_LEN]>,
     ) -> Result<Staged, Error> {
+        #[cfg(test)]
+        STAGED.with(|c| c.set(c.get() + 1));
         let mut head = self.head.clone();
         let their = *message.sender_ratchet_key();
         let (seed, chain_delta, pending_step) = match plan.chain {
@@ -368,7 +378,7 @@ impl SessionState {
             ChainPlan::New { .. } => {
                 let (root, mut recv_chain) = head
                     .root_key
-                    .create_chain(&their, &head.sender.ratchet.private_key())?;
+                    .create_chain(&their, head.sender.ratchet.private_key())?;
                 let (seed, d) = chain::stage(&mut recv_chain, message.counter(), None)?;
                 (seed, d, Some((root, their, recv_chain)))
             }

@@ -1,0 +1,189 @@
+//! The per-message work budget: what trial decryption attempts, counted.
+
+extern crate std;
+
+use std::vec::Vec;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
+
+use super::budget::*;
+use super::state::STAGED;
+use crate::crypto::KeyPair;
+use crate::store::memory::{BundleSpec, InMemSignalProtocolStore};
+use crate::wire::proto::{put_bytes, put_uint};
+use crate::*;
+
+const NOW: Timestamp = Timestamp::from_millis(1_750_000_000_000);
+type Dev = Device<InMemSignalProtocolStore>;
+
+fn device(name: &str, reg: u32, rng: &mut ChaCha20Rng) -> Dev {
+    let store = InMemSignalProtocolStore::new(IdentityKeyPair::generate(rng), reg);
+    Device::new(ProtocolAddress::new(name, 1), store)
+}
+
+fn deliver(from: &mut Dev, to: &mut Dev, pt: &[u8], rng: &mut ChaCha20Rng) {
+    let m = from.encrypt(to.address(), pt, NOW, rng).unwrap();
+    to.decrypt(from.address(), m.message_type(), m.serialize(), rng)
+        .unwrap();
+}
+
+/// Alice and Bob after `sessions` sessions (Bob's record archives all but the last).
+fn lived(sessions: u32, rng: &mut ChaCha20Rng) -> (Dev, Dev) {
+    let mut alice = device("alice", 1, rng);
+    let mut bob = device("bob", 2, rng);
+    for id in 1..=sessions {
+        let b = bob
+            .store_mut()
+            .generate_bundle(&BundleSpec::new(id), 1, NOW, rng);
+        alice
+            .process_prekey_bundle(bob.address(), &b, NOW, rng)
+            .unwrap();
+        deliver(&mut alice, &mut bob, b"hello", rng);
+        deliver(&mut bob, &mut alice, b"hi", rng);
+    }
+    (alice, bob)
+}
+
+/// A v4 SignalMessage with valid framing, a fresh ratchet key and a random MAC.
+fn forged(counter: u32, spqr_index: u32, rng: &mut ChaCha20Rng) -> SignalMessage {
+    let ratchet = KeyPair::generate(rng);
+    let mut pq = std::vec![0x01, 0x01];
+    crate::wire::proto::put_varint(&mut pq, u64::from(spqr_index));
+    pq.push(0);
+    let mut body = std::vec![0u8; 48];
+    rng.fill_bytes(&mut body);
+    let mut m = std::vec![0x44];
+    put_bytes(&mut m, 1, &ratchet.public_key().serialize());
+    put_uint(&mut m, 2, u64::from(counter));
+    put_uint(&mut m, 3, 0);
+    put_bytes(&mut m, 4, &body);
+    put_bytes(&mut m, 5, &pq);
+    m.extend_from_slice(&[0xa5; 8]);
+    SignalMessage::deserialize(&m).unwrap()
+}
+
+fn attempts(f: impl FnOnce()) -> usize {
+    STAGED.with(|c| c.set(0));
+    f();
+    STAGED.with(|c| c.get())
+}
+
+#[test]
+fn the_budget_covers_one_worst_case_session_and_a_quarter() {
+    assert!(MESSAGE_WORK_BUDGET >= MAX_SESSION_COST);
+    assert!(MESSAGE_WORK_BUDGET < 2 * MAX_SESSION_COST);
+    assert_eq!(
+        MAX_SESSION_COST,
+        DH_STEP_COST + 25_001 * DR_STEP_COST + 25_000 * SPQR_STEP_COST
+    );
+}
+
+/// A forgery at the largest jump is tried on one session, however many the record has;
+/// the record is unchanged.
+#[test]
+fn a_worst_case_forgery_is_tried_once() {
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    let (alice, mut bob) = lived(41, &mut rng);
+    assert_eq!(
+        bob.store()
+            .session_store
+            .session(alice.address())
+            .unwrap()
+            .archived_count(),
+        40
+    );
+    let before = bob.store().snapshot();
+    let m = forged(24_999, 24_999, &mut rng);
+    let n = attempts(|| {
+        let r = bob.decrypt_signal_message(alice.address(), &m, &mut rng);
+        assert_eq!(r.unwrap_err(), ProtocolError::DecryptionFailed.into());
+    });
+    assert_eq!(n, 1, "one session's worth of work");
+    assert_eq!(bob.store().snapshot(), before);
+    // Against a single session it is tried once too: the same work.
+    let (alice1, mut bob1) = lived(1, &mut rng);
+    let n1 = attempts(|| {
+        assert!(
+            bob1.decrypt_signal_message(alice1.address(), &m, &mut rng)
+                .is_err()
+        );
+    });
+    assert_eq!(n1, 1);
+}
+
+/// A cheap forgery (a small counter) is tried on every session: the budget only cuts
+/// expensive trials.
+#[test]
+fn cheap_forgeries_are_tried_on_every_session() {
+    let mut rng = ChaCha20Rng::seed_from_u64(2);
+    let (alice, mut bob) = lived(41, &mut rng);
+    let m = forged(3, 3, &mut rng);
+    let n = attempts(|| {
+        assert!(
+            bob.decrypt_signal_message(alice.address(), &m, &mut rng)
+                .is_err()
+        );
+    });
+    assert_eq!(n, 41);
+    // Forward jumps over the limit are refused from the header: nothing is tried.
+    let m = forged(25_001, 3, &mut rng);
+    assert_eq!(
+        attempts(|| {
+            assert!(
+                bob.decrypt_signal_message(alice.address(), &m, &mut rng)
+                    .is_err()
+            );
+        }),
+        0
+    );
+    let m = forged(3, 25_100, &mut rng);
+    assert_eq!(
+        attempts(|| {
+            assert!(
+                bob.decrypt_signal_message(alice.address(), &m, &mut rng)
+                    .is_err()
+            );
+        }),
+        0
+    );
+}
+
+/// A genuine late message on the oldest archived session still decrypts: the budget
+/// pays for the other sessions' cheap trials first.
+#[test]
+fn a_late_message_on_the_oldest_session_decrypts() {
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+    let mut alice = device("alice", 1, &mut rng);
+    let mut bob = device("bob", 2, &mut rng);
+    let mut late = Vec::new();
+    for id in 1..=41 {
+        let b = bob
+            .store_mut()
+            .generate_bundle(&BundleSpec::new(id), 1, NOW, &mut rng);
+        alice
+            .process_prekey_bundle(bob.address(), &b, NOW, &mut rng)
+            .unwrap();
+        deliver(&mut alice, &mut bob, b"hello", &mut rng);
+        deliver(&mut bob, &mut alice, b"hi", &mut rng);
+        if id == 1 {
+            // On the first session: a new chain of Alice's, 100 messages lost, then one
+            // kept back and delivered after 40 more sessions.
+            for _ in 0..100 {
+                alice
+                    .encrypt(bob.address(), b"lost", NOW, &mut rng)
+                    .unwrap();
+            }
+            late.push(
+                alice
+                    .encrypt(bob.address(), b"late", NOW, &mut rng)
+                    .unwrap(),
+            );
+        }
+    }
+    let m = &late[0];
+    let got = bob
+        .decrypt(alice.address(), m.message_type(), m.serialize(), &mut rng)
+        .unwrap();
+    assert_eq!(got.plaintext, b"late");
+}
