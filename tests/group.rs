@@ -104,6 +104,46 @@ fn unknown_sender_group_or_chain() {
 }
 
 #[test]
+fn a_member_cannot_file_a_chain_under_another_member() {
+    // Mallory is a member: she holds alice's distribution message and has a session with
+    // bob. Whatever she sends bob over it is filed under her own address, the one her
+    // session authenticated, never under alice's.
+    let mut members = group(&["alice", "bob", "mallory"], 60);
+    let a = members[0].address.clone();
+    let m_at = members[2].address.clone();
+    let alices = members[0].distribution(GROUP);
+    let mallorys = members[2].distribution(GROUP);
+    let before = members[1].record(&a, GROUP).unwrap();
+    let [alice, bob, mallory] = &mut members[..] else {
+        unreachable!()
+    };
+    // A chain of her own under alice's chain id: hers, not alice's.
+    let mut forged = Crafted::new(alices.chain_id(), 0, 61);
+    carry(mallory, bob, &forged.distribution_bytes()).unwrap();
+    assert_eq!(bob.record(&a, GROUP).unwrap(), before);
+    assert_eq!(
+        bob.sender_key(&m_at, GROUP).chain_ids().collect::<Vec<_>>(),
+        [alices.chain_id(), mallorys.chain_id()]
+    );
+    let as_alice = forged.message(0, b"from alice, honest");
+    assert_eq!(
+        bob.recv_bytes(&a, &as_alice),
+        Err(Error::Protocol(ProtocolError::BadSignature))
+    );
+    assert_eq!(bob.record(&a, GROUP).unwrap(), before);
+    assert_eq!(
+        bob.recv_bytes(&m_at, &as_alice).unwrap(),
+        b"from alice, honest"
+    );
+    // Alice's own distribution message, forwarded: filed under mallory too.
+    carry(mallory, bob, alices.serialized()).unwrap();
+    assert_eq!(bob.record(&a, GROUP).unwrap(), before);
+    // Alice's messages still read as hers.
+    let m = alice.send(GROUP, b"really alice");
+    assert_eq!(bob.recv(&a, &m).unwrap(), b"really alice");
+}
+
+#[test]
 fn five_chains_per_sender_and_the_replacement_rule() {
     // Alice is an authenticated member who sends bob hand-made chains over their 1:1
     // session: bob keeps them as he keeps any chain of hers.
