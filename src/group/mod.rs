@@ -10,25 +10,27 @@
 //! written down in `docs/PROTOCOL.md` §11 and `interop/OBSERVED.md` §11.
 //!
 //! ```text
-//! sender                                          member
-//! create_sender_key_distribution_message ──(1:1 session)──► process_sender_key_distribution_message
-//! group_encrypt ─────────────(server fan-out)─────────────► group_decrypt / group_decrypt_batch
-//! rotate_sender_key + distribute_sender_key ──(1:1)──────► process_…   (after a member leaves)
+//! sender (Device::…)                                member (Device::…)
+//! sender_key_distribution_message
+//!   + distribute_sender_key ─────(1:1 session)─────► decrypt → process_sender_key_distribution_message
+//! group_encrypt ───────────────(server fan-out)────► group_decrypt / group_decrypt_batch
+//! rotate_sender_key + distribute_sender_key ──(1:1)► decrypt → process_…   (after a member leaves)
 //! ```
 //!
 //! **What sender keys do not give.** Forward secrecy only along the chain (a stolen
 //! chain key reads every later message of that chain, but not earlier ones), and **no
 //! post-compromise security**: a chain never heals by itself. It heals only when the
-//! sender starts a new chain ([`rotate_sender_key`]) and distributes it to the members
+//! sender starts a new chain ([`Device::rotate_sender_key`](crate::Device::rotate_sender_key)) and distributes it to the members
 //! it still trusts. A member who left keeps reading the old chain until the remaining
 //! senders rotate. Every member can read every message; only the signature tells
 //! members apart, so a member cannot impersonate another member, but anyone who holds
 //! the distribution message can impersonate its sender.
 //!
-//! Every entry point follows decode → stage → verify → commit: a message's signature is
-//! checked before anything else is done with it, decryption works on a copy of the
-//! chain, and the store is written only after the plaintext came out. Any error leaves
-//! the record byte-identical.
+//! Every operation follows decode → stage → verify → one change set: a message's
+//! signature is checked before anything else is done with it, decryption reads the
+//! chain and stages only its new chain key and the change to its stored seeds, and the
+//! change is committed only after the plaintext came out. Any error leaves the record
+//! byte-identical.
 
 pub(crate) mod chain;
 mod distribution;
