@@ -5,7 +5,7 @@
 //! produced together with the [`ChangeSet`] of every write it makes; nothing is written
 //! here. [`Device`](crate::Device) commits the set. Decryption follows decode → plan →
 //! stage → verify: the header is checked against each candidate session and the work it
-//! needs charged to the message's [`budget`], the message is decrypted on a copy of the
+//! needs charged to the message's budget ([`MESSAGE_WORK_BUDGET`]), the message is decrypted on a copy of the
 //! session's head, and only an authenticated message yields a change.
 
 mod budget;
@@ -304,9 +304,10 @@ pub(crate) fn decrypt_signal_message<S: ProtocolStore + ?Sized, R: CryptoRng + ?
     }
 
     // Otherwise plan every eligible session from the header alone, and try the ones
-    // whose plan the budget can pay for: those that already hold the message's chain
-    // first, then the cheapest (the session a genuine message belongs to is nearly
-    // always among the cheapest, so the budget is spent on it first).
+    // whose plan the budget can pay for: a session that already holds the message's
+    // chain first (the message can belong to no other), then the current session (where
+    // most messages belong, so an honest message there is never refused because the
+    // archive was tried first), then the archived ones, cheapest first.
     let mut candidates: Vec<(Option<usize>, state::DecryptPlan)> =
         Vec::with_capacity(1 + record.previous.len());
     if let Some(plan) = current_plan {
@@ -322,6 +323,7 @@ pub(crate) fn decrypt_signal_message<S: ProtocolStore + ?Sized, R: CryptoRng + ?
     candidates.sort_by_key(|(slot, plan)| {
         (
             !plan.on_known_chain(),
+            slot.is_some(),
             plan.cost(),
             slot.map_or(0, |i| i + 1),
         )

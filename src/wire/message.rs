@@ -416,7 +416,7 @@ pub enum CiphertextMessageType {
     PreKey = 3,
 }
 
-/// What [`encrypt`](crate::encrypt) returns.
+/// What [`Device::encrypt`](crate::Device::encrypt) returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CiphertextMessage {
