@@ -458,7 +458,13 @@ pub(crate) fn decrypt_prekey_message<S: ProtocolStore + ?Sized, R: CryptoRng + ?
         let s = record.state(slot).ok_or(ProtocolError::DecryptionFailed)?;
         // On this path the identity key in the message is not bound by any DH: the MAC
         // uses the session's own. Without this check a forged identity would be saved.
-        if &s.head.remote_identity != their_identity {
+        // And as for a SignalMessage, a session whose identity is no longer the one
+        // stored (the peer reinstalled since) is refused: a late prekey message from
+        // the old install must not write the old identity back.
+        let stored = store.identity(remote)?;
+        if &s.head.remote_identity != their_identity
+            || stored.is_some_and(|k| k != s.head.remote_identity)
+        {
             return Err(ProtocolError::DecryptionFailed.into());
         }
         let staged = stage(s, message.message(), expected.as_ref(), &mut budget)?.finish(rng)?;
