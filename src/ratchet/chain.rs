@@ -47,18 +47,31 @@ impl ReceiverChain {
 /// The receiving chains of a session, oldest first, in a fixed inline array: adding one
 /// never reallocates (so no chain key is left in a freed block) and copying the set is a
 /// plain copy of at most [`MAX_RECEIVER_CHAINS`] entries.
+///
+/// Every slot is always initialized; unused ones hold zeros. (An array of `Option`s
+/// would leave the payload of each `None` uninitialized, and every move or copy of the
+/// head then carries whatever bytes the stack held there, chain keys included, into the
+/// record, where no drop wipes them before its block is freed.)
 #[derive(Clone, Default)]
 pub(crate) struct Receivers {
-    chains: [Option<ReceiverChain>; MAX_RECEIVER_CHAINS],
+    chains: [ReceiverChain; MAX_RECEIVER_CHAINS],
+    len: usize,
+}
+
+impl Default for ReceiverChain {
+    /// An unused slot: zeros.
+    fn default() -> Self {
+        ReceiverChain::new(PublicKey::from_u_bytes([0; 32]), ChainKey::new([0; 32], 0))
+    }
 }
 
 impl Receivers {
     pub(crate) fn len(&self) -> usize {
-        self.chains.iter().filter(|c| c.is_some()).count()
+        self.len
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &ReceiverChain> + '_ {
-        self.chains.iter().flatten()
+        self.chains.iter().take(self.len)
     }
 
     /// The chain whose ratchet key is `key`.
@@ -69,7 +82,7 @@ impl Receivers {
     pub(crate) fn find_mut(&mut self, key: &PublicKey) -> Option<&mut ReceiverChain> {
         self.chains
             .iter_mut()
-            .flatten()
+            .take(self.len)
             .find(|c| &c.ratchet_key == key)
     }
 
@@ -77,16 +90,17 @@ impl Receivers {
     /// its ratchet key returned.
     pub(crate) fn push(&mut self, chain: ReceiverChain) -> Option<PublicKey> {
         let mut evicted = None;
-        if self.len() == MAX_RECEIVER_CHAINS {
-            evicted = self
-                .chains
-                .first_mut()
-                .and_then(Option::take)
-                .map(|c| c.ratchet_key);
+        if self.len == MAX_RECEIVER_CHAINS {
             self.chains.rotate_left(1);
+            if let Some(last) = self.chains.last_mut() {
+                // The oldest chain, rotated to the end: dropped (wiping itself) in place.
+                evicted = Some(core::mem::take(last).ratchet_key);
+            }
+            self.len -= 1;
         }
-        if let Some(slot) = self.chains.iter_mut().find(|c| c.is_none()) {
-            *slot = Some(chain);
+        if let Some(slot) = self.chains.get_mut(self.len) {
+            *slot = chain;
+            self.len += 1;
         }
         evicted
     }
@@ -187,4 +201,50 @@ pub(crate) fn stage(
             drop_below,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn chain(n: u8) -> ReceiverChain {
+        ReceiverChain::new(PublicKey::from_u_bytes([n; 32]), ChainKey::new([n; 32], 7))
+    }
+
+    /// Unused slots hold zeros, always: there is no `None` whose payload a copy of the
+    /// head could fill with stack bytes (which no drop would wipe).
+    fn unused_slots_are_zero(r: &Receivers) -> bool {
+        r.chains
+            .iter()
+            .skip(r.len)
+            .all(|c| c.ratchet_key.u_bytes() == &[0; 32] && c.chain_key.key() == &[0; 32])
+    }
+
+    #[test]
+    fn receivers_keep_the_newest_five_and_zero_unused_slots() {
+        let mut r = Receivers::default();
+        assert_eq!(r.len(), 0);
+        assert!(unused_slots_are_zero(&r));
+        for n in 1..=MAX_RECEIVER_CHAINS as u8 {
+            assert_eq!(r.push(chain(n)), None);
+            assert!(unused_slots_are_zero(&r));
+            assert!(unused_slots_are_zero(&r.clone()));
+        }
+        for n in 6..=8u8 {
+            let evicted = r.push(chain(n));
+            assert_eq!(evicted, Some(PublicKey::from_u_bytes([n - 5; 32])));
+            assert_eq!(r.len(), MAX_RECEIVER_CHAINS);
+        }
+        let keys: Vec<u8> = r.iter().map(|c| c.ratchet_key.u_bytes()[0]).collect();
+        assert_eq!(keys, [4, 5, 6, 7, 8]);
+        assert!(r.find(&PublicKey::from_u_bytes([3; 32])).is_none());
+        let c = r.find_mut(&PublicKey::from_u_bytes([6; 32])).expect("kept");
+        assert_eq!(c.chain_key.key(), &[6; 32]);
+        // Nothing is found among the unused slots, even by a key of zeros.
+        let mut fresh = Receivers::default();
+        fresh.push(chain(9));
+        assert!(fresh.find(&PublicKey::from_u_bytes([0; 32])).is_none());
+        assert!(fresh.find_mut(&PublicKey::from_u_bytes([0; 32])).is_none());
+    }
 }

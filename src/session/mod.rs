@@ -179,7 +179,7 @@ pub(crate) fn start_session<S: ProtocolStore + ?Sized, R: CryptoRng + ?Sized>(
         VERSION_X3DH
     };
     let kyber = match (bundle.kyber_pre_key(), kyber_ct) {
-        (Some((id, _, _)), Some(ct)) => Some((id, ct)),
+        (Some((id, _, _)), Some(ct)) => Some((id, Box::new(ct))),
         _ => None,
     };
     let pending = PendingPreKey {

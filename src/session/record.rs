@@ -718,7 +718,7 @@ fn decode_pending(bytes: &[u8]) -> Result<PendingPreKey, DecodeError> {
         }
     }
     let kyber = match (kid, kct) {
-        (Some(id), Some(ct)) => Some((id, ct)),
+        (Some(id), Some(ct)) => Some((id, Box::new(ct))),
         (None, None) => None,
         _ => return Err(DecodeError::MissingField),
     };

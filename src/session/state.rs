@@ -58,7 +58,11 @@ pub(crate) struct PendingPreKey {
     pub(crate) pre_key_id: Option<PreKeyId>,
     pub(crate) signed_pre_key_id: SignedPreKeyId,
     pub(crate) base_key: PublicKey,
-    pub(crate) kyber: Option<(KyberPreKeyId, KemCiphertext)>,
+    /// The ciphertext boxed: inline, a v3 session's `None` would carry 1.5 KB of
+    /// uninitialized space, into which every copy of the pending prekey (one per message
+    /// until the first reply) moves whatever the stack held, key material included,
+    /// and no drop wipes it before the block is freed.
+    pub(crate) kyber: Option<(KyberPreKeyId, Box<KemCiphertext>)>,
     /// When the session was created (milliseconds since the Unix epoch).
     pub(crate) timestamp: u64,
 }
@@ -478,12 +482,33 @@ impl SessionHead {
                 registration_id: self.local_registration_id,
                 pre_key_id: p.pre_key_id.map(|id| id.0),
                 signed_pre_key_id: p.signed_pre_key_id.0,
-                kyber: p.kyber.as_ref().map(|(id, ct)| (id.0, ct.clone())),
+                kyber: p
+                    .kyber
+                    .as_ref()
+                    .map(|(id, ct)| (id.0, KemCiphertext::clone(ct))),
                 base_key: p.base_key,
                 identity_key: self.local_identity,
                 message,
             })),
             None => CiphertextMessage::Whisper(message),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pending prekey has no large inline `Option`: a v3 session's `None` Kyber
+    /// ciphertext would be 1.5 KB of uninitialized space that each copy (one per message
+    /// until the first reply) fills with stack bytes, freed unwiped. Boxed, a `None` is a
+    /// null pointer.
+    #[test]
+    fn pending_prekey_carries_no_uninitialized_ciphertext_space() {
+        assert!(core::mem::size_of::<PendingPreKey>() < 128);
+        assert_eq!(
+            core::mem::size_of::<Option<(KyberPreKeyId, Box<KemCiphertext>)>>(),
+            core::mem::size_of::<(KyberPreKeyId, Box<KemCiphertext>)>()
+        );
     }
 }
