@@ -361,7 +361,7 @@ fn new_sending_state<R: CryptoRng + ?Sized>(
         chain_id,
         chain_key: SenderChainKey::new(0, *key),
         signing_key: *signing.public_key(),
-        signing_private: Some(signing.into_private_key()),
+        signing_private: Some(Box::new(signing.into_private_key())),
         skipped: SkippedKeys::new(),
     })
 }

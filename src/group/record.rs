@@ -326,7 +326,7 @@ fn decode_state(bytes: &[u8]) -> Result<SenderKeyState, DecodeError> {
         chain_id: chain_id.ok_or(DecodeError::MissingField)?,
         chain_key: SenderChainKey::new(iteration, *key),
         signing_key,
-        signing_private: private,
+        signing_private: private.map(Box::new),
         skipped,
     })
 }

@@ -1,5 +1,6 @@
 //! One sender chain as a member (or the sender) holds it.
 
+use alloc::boxed::Box;
 use core::fmt;
 
 use super::chain::{SenderChainKey, SenderMessageKeys, SenderMessageSeed};
@@ -16,7 +17,9 @@ pub(crate) struct SenderKeyState {
     pub(crate) chain_id: u32,
     pub(crate) chain_key: SenderChainKey,
     pub(crate) signing_key: PublicKey,
-    pub(crate) signing_private: Option<PrivateKey>,
+    /// Boxed: an inline `None` would carry 32 uninitialized bytes into the state's box,
+    /// which no drop wipes.
+    pub(crate) signing_private: Option<Box<PrivateKey>>,
     pub(crate) skipped: SkippedKeys,
 }
 

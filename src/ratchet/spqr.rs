@@ -270,9 +270,13 @@ pub(crate) struct RecvPlan {
 pub(crate) struct SpqrHead {
     #[zeroize(skip)]
     role: Role,
-    /// The PQXDH auth key the state started from (`None` in records written before it was
-    /// kept). The braid's authenticator is derived from it.
-    auth_key: Option<[u8; 32]>,
+    /// The PQXDH auth key the state started from; zeros (and `has_auth_key` false) in
+    /// records written before it was kept. The braid's authenticator is derived from it.
+    /// Not an `Option`: a `None` would carry 32 uninitialized bytes into the box, which
+    /// no drop wipes.
+    auth_key: [u8; 32],
+    #[zeroize(skip)]
+    has_auth_key: bool,
     /// First 32 bytes of the Chain Start output. Unused until the braid lands, but the
     /// next epoch's chains are derived from it, so it is kept from the start.
     next_root: [u8; 32],
@@ -311,7 +315,8 @@ impl SpqrHead {
         };
         SpqrHead {
             role,
-            auth_key: Some(*auth_key),
+            auth_key: *auth_key,
+            has_auth_key: true,
             next_root,
             send,
             recv,
@@ -431,16 +436,17 @@ impl SpqrHead {
     /// written back in format 1).
     pub(crate) fn serialize(&self, stored: &SkippedKeys, out: &mut Vec<u8>) {
         out.reserve(Self::serialized_len(stored.len()));
-        out.push(match self.auth_key {
-            Some(_) => STATE_FORMAT_V2,
-            None => STATE_FORMAT_V1,
+        out.push(if self.has_auth_key {
+            STATE_FORMAT_V2
+        } else {
+            STATE_FORMAT_V1
         });
         out.push(match self.role {
             Role::Initiator => 0,
             Role::Responder => 1,
         });
-        if let Some(k) = &self.auth_key {
-            out.extend_from_slice(k);
+        if self.has_auth_key {
+            out.extend_from_slice(&self.auth_key);
         }
         out.extend_from_slice(&self.next_root);
         for chain in [&self.send, &self.recv] {
@@ -471,11 +477,7 @@ impl SpqrHead {
             1 => Role::Responder,
             _ => return Err(DecodeError::UnknownType),
         };
-        let auth_key = if with_auth_key {
-            Some(r.array()?)
-        } else {
-            None
-        };
+        let auth_key = if with_auth_key { r.array()? } else { [0; 32] };
         let next_root = r.array()?;
         let send = Chain {
             index: u32::from_be_bytes(r.array()?),
@@ -505,6 +507,7 @@ impl SpqrHead {
             SpqrHead {
                 role,
                 auth_key,
+                has_auth_key: with_auth_key,
                 next_root,
                 send,
                 recv,

@@ -38,6 +38,11 @@ pub const MAX_SESSION_COST: u64 = DH_STEP_COST
 /// with a single session, however many sessions the record archives.
 pub const MESSAGE_WORK_BUDGET: u64 = MAX_SESSION_COST + MAX_SESSION_COST / 4;
 
+// The budget always pays for the worst honest message on the session tried first, and a
+// forgery costs at most 1.5 times what it costs against a single session.
+const _: () = assert!(MESSAGE_WORK_BUDGET >= MAX_SESSION_COST);
+const _: () = assert!(2 * MESSAGE_WORK_BUDGET <= 3 * MAX_SESSION_COST);
+
 /// The work an attempt costs, in budget units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Cost(u64);

@@ -7,7 +7,6 @@ use std::vec::Vec;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 
-use super::budget::*;
 use super::state::STAGED;
 use crate::crypto::KeyPair;
 use crate::store::memory::{BundleSpec, InMemSignalProtocolStore};
@@ -67,16 +66,6 @@ fn attempts(f: impl FnOnce()) -> usize {
     STAGED.with(|c| c.set(0));
     f();
     STAGED.with(|c| c.get())
-}
-
-#[test]
-fn the_budget_covers_one_worst_case_session_and_a_quarter() {
-    assert!(MESSAGE_WORK_BUDGET >= MAX_SESSION_COST);
-    assert!(MESSAGE_WORK_BUDGET < 2 * MAX_SESSION_COST);
-    assert_eq!(
-        MAX_SESSION_COST,
-        DH_STEP_COST + 25_001 * DR_STEP_COST + 25_000 * SPQR_STEP_COST
-    );
 }
 
 /// A forgery at the largest jump is tried on one session, however many the record has;
@@ -191,7 +180,6 @@ fn a_late_message_on_the_oldest_session_decrypts() {
 /// A prekey message routed to an existing session by its base key obeys the identity
 /// rule too.
 mod prekey_identity {
-    use super::std;
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 

@@ -7,8 +7,8 @@ fn dh_agrees_and_rejects_zero() {
     let mut rng = ChaCha20Rng::seed_from_u64(1);
     let a = KeyPair::generate(&mut rng);
     let b = KeyPair::generate(&mut rng);
-    let ab = a.private_key().diffie_hellman(&b.public_key()).unwrap();
-    let ba = b.private_key().diffie_hellman(&a.public_key()).unwrap();
+    let ab = a.private_key().diffie_hellman(b.public_key()).unwrap();
+    let ba = b.private_key().diffie_hellman(a.public_key()).unwrap();
     assert_eq!(ab.as_bytes(), ba.as_bytes());
     let zero = PublicKey::from_u_bytes([0u8; 32]);
     assert_eq!(
