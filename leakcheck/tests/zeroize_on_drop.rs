@@ -361,10 +361,18 @@ fn session_secrets(record: &[u8]) -> Vec<(String, Needle)> {
                     chain += 1;
                 }
                 15 => {
-                    push("SPQR next root".into(), &v[2..34]);
-                    push("SPQR sending chain key".into(), &v[38..70]);
-                    push("SPQR receiving chain key".into(), &v[74..106]);
-                    for e in v[108..].chunks(36) {
+                    // Format 2 keeps the PQXDH auth key before the next root (§8.7);
+                    // format 1 has none.
+                    let at = if v[0] == 2 {
+                        push("SPQR auth key".into(), &v[2..34]);
+                        32
+                    } else {
+                        0
+                    };
+                    push("SPQR next root".into(), &v[at + 2..at + 34]);
+                    push("SPQR sending chain key".into(), &v[at + 38..at + 70]);
+                    push("SPQR receiving chain key".into(), &v[at + 74..at + 106]);
+                    for e in v[at + 108..].chunks(36) {
                         let index = u32::from_be_bytes(e[..4].try_into().expect("4 bytes"));
                         push(format!("SPQR skipped key {index}"), &e[4..]);
                     }
@@ -420,8 +428,9 @@ fn session_records() {
         let record = conversation_record(v3);
         let needles = session_needles(&record.serialize());
         // Per state: root key, ratchet private key, sending chain key, one receiving
-        // chain key (and 3 SPQR keys in v4); plus 3 skipped seeds (and 3 SPQR keys).
-        let expected = if v3 { 3 * 4 + 3 } else { 3 * 7 + 3 + 3 };
+        // chain key (and 4 SPQR keys in v4: auth key, next root, both chains); plus 3
+        // skipped seeds (and 3 SPQR keys).
+        let expected = if v3 { 3 * 4 + 3 } else { 3 * 8 + 3 + 3 };
         assert_eq!(needles.len(), expected);
         check(
             if v3 {
