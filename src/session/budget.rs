@@ -24,12 +24,19 @@ pub const DR_STEP_COST: u64 = 2;
 pub const SPQR_STEP_COST: u64 = 4;
 /// One X25519 Diffie-Hellman with its root-key HKDF.
 pub const DH_STEP_COST: u64 = 256;
+/// The heaviest braid step a received message can cause once it authenticated: decoding
+/// a 36-chunk value none of whose data chunks arrived, checking it, and one ML-KEM-768
+/// step (an encapsulation, redone in full for its second half, or a decapsulation).
+/// Charged when the message's chunk may complete a value (or acknowledges `c1` once the
+/// key is complete); other messages cost the braid nothing measurable.
+pub const BRAID_STEP_COST: u64 = 768;
 
 /// The most one honest message can cost on the session it belongs to: a DH step, a
-/// jump of [`MAX_FORWARD_JUMP`] on a new chain, and the longest SPQR jump.
+/// jump of [`MAX_FORWARD_JUMP`] on a new chain, the longest SPQR jump, and a braid step.
 pub const MAX_SESSION_COST: u64 = DH_STEP_COST
     + (MAX_FORWARD_JUMP as u64 + 1) * DR_STEP_COST
-    + SPQR_MAX_FORWARD_JUMP as u64 * SPQR_STEP_COST;
+    + SPQR_MAX_FORWARD_JUMP as u64 * SPQR_STEP_COST
+    + BRAID_STEP_COST;
 
 /// The budget of one incoming message: the worst honest message on one session, plus a
 /// quarter for the attempts on the sessions it does not belong to (which are usually
@@ -54,6 +61,11 @@ impl Cost {
                 + u64::from(dr_steps) * DR_STEP_COST
                 + u64::from(spqr_steps) * SPQR_STEP_COST,
         )
+    }
+
+    /// This cost, plus a braid step if `heavy`.
+    pub(crate) fn plus_braid(self, heavy: bool) -> Self {
+        Cost(self.0 + if heavy { BRAID_STEP_COST } else { 0 })
     }
 }
 

@@ -121,8 +121,9 @@ impl SessionChange {
     /// What an ordinary message ([`SessionChange::replaces_current`] false) changes in
     /// the current session's stored keys, one row operation each, in the order to apply
     /// them: for a store that keeps stored keys as rows beside the session's head
-    /// ([`SessionRecord::serialize_current_head`]). Empty for an in-order message, and
-    /// for a change that replaces the current session (rewrite it whole).
+    /// ([`SessionRecord::serialize_current_head`]). Empty for an in-order message (except
+    /// a [`StoredKeyChange::RemoveChain`] when the message moves the session to a new SPQR
+    /// epoch), and for a change that replaces the current session (rewrite it whole).
     pub fn stored_key_changes(&self) -> Vec<StoredKeyChange<'_>> {
         let mut out = Vec::new();
         let ChangeKind::Advance {
@@ -156,7 +157,15 @@ impl SessionChange {
         if let Some((k, d)) = &delta.chain {
             keys(&mut out, KeyChain::Ratchet(*k), d);
         }
-        keys(&mut out, KeyChain::PostQuantum, &delta.spqr);
+        if let Some(epoch) = delta.spqr.evicted {
+            out.push(StoredKeyChange::RemoveChain {
+                chain: KeyChain::PostQuantum { epoch },
+            });
+        }
+        let pq = KeyChain::PostQuantum {
+            epoch: delta.spqr.epoch,
+        };
+        keys(&mut out, pq, &delta.spqr.keys);
         out
     }
 }
@@ -167,8 +176,13 @@ pub enum KeyChain {
     /// A Double Ratchet receiving chain, by the peer's ratchet key: the key is a message
     /// seed, by message counter.
     Ratchet(PublicKey),
-    /// The SPQR receiving chain: the key is an SPQR message key, by SPQR index.
-    PostQuantum,
+    /// The SPQR receiving chain of one epoch: the key is an SPQR message key, by SPQR
+    /// index. At most two epochs hold keys at a time; a [`StoredKeyChange::RemoveChain`]
+    /// retires the older one when the session moves to a new epoch.
+    PostQuantum {
+        /// The epoch (≥ 1).
+        epoch: u64,
+    },
 }
 
 /// One row operation on a session's stored keys (see
@@ -416,8 +430,9 @@ impl SessionRecord {
 
     /// The current session without its stored keys, in the state encoding (§8.4 of
     /// docs/PROTOCOL.md with no skipped seeds and no SPQR keys): what a store that keeps
-    /// the current session apart writes after an ordinary message. Under a kilobyte
-    /// (two while the session is unacknowledged), whatever the record holds.
+    /// the current session apart writes after an ordinary message. Under 5 KB (the SPQR
+    /// braid's key and ciphertext in progress are most of it; 7 KB while the session is
+    /// unacknowledged), whatever the record holds.
     pub fn serialize_current_head(&self) -> Option<Zeroizing<Vec<u8>>> {
         let s = self.current.as_ref()?;
         let empty = StoredKeys::default();

@@ -24,7 +24,7 @@ use crate::keys::{IdentityKey, KyberPreKeyId, PreKeyId, SignedPreKeyId};
 use crate::ratchet::chain::{self, ReceiverChain, Receivers, SeedPlan};
 use crate::ratchet::keys::{ChainKey, MessageKeys, RootKey};
 use crate::ratchet::skipped::{KeysDelta, SkippedKeys};
-use crate::ratchet::spqr::{RecvPlan, Role, SpqrHead};
+use crate::ratchet::spqr::{RecvPlan, Role, SpqrDelta, SpqrHead, SpqrKeys};
 use crate::wire::message::{PreKeyParts, SignalMessageParts};
 use crate::wire::{
     ADDRESSES_LEN, CiphertextMessage, PreKeySignalMessage, SignalMessage, VERSION_PQXDH,
@@ -99,8 +99,8 @@ pub(crate) struct StoredKeys {
     /// Seeds per receiving chain, by ratchet key; only chains of the head, only
     /// non-empty ones.
     pub(crate) chains: Vec<(PublicKey, SkippedKeys)>,
-    /// SPQR message keys by index.
-    pub(crate) spqr: SkippedKeys,
+    /// SPQR message keys by epoch and index.
+    pub(crate) spqr: SpqrKeys,
 }
 
 impl Clone for StoredKeys {
@@ -134,7 +134,7 @@ impl StoredKeys {
             },
             None => true,
         };
-        chain_ok && delta.spqr.fits(&self.spqr)
+        chain_ok && self.spqr.fits(&delta.spqr)
     }
 
     /// Applies a message's change. Call [`StoredKeys::fits`] first.
@@ -153,7 +153,7 @@ impl StoredKeys {
             }
             self.chains.retain(|(_, s)| !s.is_empty());
         }
-        delta.spqr.apply(&mut self.spqr);
+        self.spqr.apply(&delta.spqr);
     }
 }
 
@@ -165,7 +165,7 @@ pub(crate) struct StoredDelta {
     /// A chain pushed out by a DH step: its seeds go with it.
     pub(crate) evicted: Option<PublicKey>,
     /// The change to the SPQR keys.
-    pub(crate) spqr: KeysDelta,
+    pub(crate) spqr: SpqrDelta,
 }
 
 /// A whole session: its head and its stored keys.
@@ -210,6 +210,7 @@ impl DecryptPlan {
             ChainPlan::New { steps } => (1, steps),
         };
         Cost::new(dh, steps, self.spqr.map_or(0, |p| p.steps))
+            .plus_braid(self.spqr.is_some_and(|p| p.braid_heavy))
     }
 
     /// Whether the message is on one of the session's own receiving chains.
@@ -392,7 +393,7 @@ impl SessionState {
                 let (k, d) = s.stage_recv(p, &self.keys.spqr)?;
                 (Some(k), d)
             }
-            _ => (None, KeysDelta::default()),
+            _ => (None, SpqrDelta::default()),
         };
         let keys = MessageKeys::derive(&seed, pq_key.as_ref().map(|k| k.as_bytes()));
         if !message.verify_mac(&head.remote_identity, &head.local_identity, &keys.mac_key) {
@@ -404,6 +405,15 @@ impl SessionState {
             && expected_addresses != Some(got)
         {
             return Err(ProtocolError::AddressMismatch.into());
+        }
+        // The braid part, now that the message is authentic: it may complete a value
+        // (checked before anything moves) and take one ML-KEM step. A value that fails
+        // its check refuses the message.
+        let mut spqr_delta = spqr_delta;
+        if let (Some(s), Some(p)) = (&mut head.spqr, &plan.spqr)
+            && let Some(evicted) = s.finish_recv(p)?
+        {
+            spqr_delta.evicted = Some(evicted);
         }
         head.pending_prekey = None;
         Ok(Staged {
@@ -439,18 +449,20 @@ impl SessionHead {
     }
 
     /// Encrypts one message and advances the sending chain (of this head: call it on a
-    /// copy and commit the copy).
-    pub(crate) fn encrypt(
+    /// copy and commit the copy). `rng` serves the braid (an ML-KEM key pair or an
+    /// encapsulation, at most one per message).
+    pub(crate) fn encrypt<R: CryptoRng + ?Sized>(
         &mut self,
         plaintext: &[u8],
         addresses: Option<[u8; ADDRESSES_LEN]>,
+        rng: &mut R,
     ) -> Result<CiphertextMessage, Error> {
         let chain_key = self.sender.chain_key.clone();
         let next = chain_key.next().ok_or(ProtocolError::SessionExpired)?;
         let seed = chain_key.message_seed();
         let (pq_ratchet, pq_key) = match &mut self.spqr {
             Some(spqr) => {
-                let (field, key) = spqr.send()?;
+                let (field, key) = spqr.send(rng)?;
                 (field, Some(key))
             }
             None => (Vec::new(), None),

@@ -16,12 +16,20 @@
 //! chunk indices determine the value (Lagrange interpolation). The sender's chunk index
 //! wraps from 65,535 to 0, where the chunks repeat.
 //!
+//! Interpolation is barycentric: with `c_i = 1 / Π_{j≠i} (x_i − x_j)` for the points held
+//! and `L(t) = Π_j (t − x_j)`, the value at a point `t` not held is
+//! `Σ_i c_i · L(t) / (t − x_i) · y_i`. One redundant chunk costs `6k + 30` field
+//! multiplications and one pass over the rows; decoding a value whose data chunks all
+//! went missing costs `k²` more (the `c_i`) plus that per missing row.
+//!
 //! The coded values are public (encapsulation keys, ciphertexts, MACs), so nothing here
-//! needs to run in constant time. Nothing allocates; state is bounded by [`MAX_CHUNKS`].
+//! needs to run in constant time. Nothing allocates; a decoder's buffers are fixed by its
+//! value's chunk count.
 
 use crate::ratchet::spqr::{CHUNK_LEN, Chunk};
 
 /// Reduction polynomial of the field: x^16 + x^12 + x^3 + x + 1.
+#[cfg(test)]
 const POLY: u32 = 0x1_100B;
 
 /// Largest number of data chunks in a braid value (the 1,152-byte `ek_vector`).
@@ -29,27 +37,42 @@ pub(crate) const MAX_CHUNKS: usize = 36;
 
 type Row = [u8; CHUNK_LEN];
 
-/// Product in GF(2^16).
-fn mul(a: u16, b: u16) -> u16 {
-    let mut a = u32::from(a);
+/// Symbols per chunk.
+const SYMBOLS: usize = CHUNK_LEN / 2;
+
+/// Carry-less product of two field elements (degree < 31).
+const fn clmul(a: u16, b: u16) -> u32 {
+    let a = a as u32;
     let mut b = b;
-    let mut r: u32 = 0;
+    let mut r = 0u32;
+    let mut i = 0;
     while b != 0 {
         if b & 1 != 0 {
-            r ^= a;
+            r ^= a << i;
         }
         b >>= 1;
-        a <<= 1;
-        if a & 0x1_0000 != 0 {
-            a ^= POLY;
-        }
+        i += 1;
     }
-    // r < 2^16: a is reduced below 2^16 after every step.
-    (r & 0xFFFF) as u16
+    r
+}
+
+/// Reduces a polynomial of degree < 32 modulo the field polynomial: x^16 = x^12 + x^3 +
+/// x + 1, folded until nothing is left above x^15 (at most five rounds).
+const fn reduce(mut r: u32) -> u16 {
+    while r >> 16 != 0 {
+        let h = r >> 16;
+        r = (r & 0xFFFF) ^ h ^ (h << 1) ^ (h << 3) ^ (h << 12);
+    }
+    r as u16
+}
+
+/// Product in GF(2^16).
+pub(crate) const fn mul(a: u16, b: u16) -> u16 {
+    reduce(clmul(a, b))
 }
 
 /// Multiplicative inverse (a^(2^16 − 2)); 0 maps to 0 (callers never invert 0).
-fn inv(a: u16) -> u16 {
+pub(crate) const fn inv(a: u16) -> u16 {
     let mut result = 1u16;
     let mut base = a;
     let mut e: u32 = 0xFFFE;
@@ -63,38 +86,113 @@ fn inv(a: u16) -> u16 {
     result
 }
 
-/// Lagrange weights of the points `xs` (distinct) at `x`:
-/// `w_i = Π_{j≠i} (x − x_j) / (x_i − x_j)`, so that `P(x) = Σ w_i · P(x_i)`.
-fn weights(xs: &[u16], x: u16, out: &mut [u16; MAX_CHUNKS]) {
-    for (i, (w, &xi)) in out.iter_mut().zip(xs).enumerate() {
-        let mut num = 1u16;
-        let mut den = 1u16;
-        for (j, &xj) in xs.iter().enumerate() {
-            if i != j {
-                // Subtraction is XOR in characteristic 2.
-                num = mul(num, x ^ xj);
-                den = mul(den, xi ^ xj);
-            }
-        }
-        *w = mul(num, inv(den));
+/// Inverts every element of `v` (all non-zero) with one field inversion: prefix
+/// products, one inverse, and a walk back.
+fn batch_invert(v: &mut [u16]) {
+    let mut prefix = [0u16; MAX_CHUNKS];
+    let mut acc = 1u16;
+    for (p, &x) in prefix.iter_mut().zip(v.iter()) {
+        *p = acc;
+        acc = mul(acc, x);
+    }
+    let mut inv_acc = inv(acc);
+    for (x, &p) in v.iter_mut().zip(prefix.iter()).rev() {
+        let xi = *x;
+        *x = mul(inv_acc, p);
+        inv_acc = mul(inv_acc, xi);
     }
 }
 
-/// `Σ w_i · row_i`, symbol by symbol.
+/// Barycentric weights of the points 0 … k−1: `c_i = 1 / Π_{j<k, j≠i} (i − j)`, for the
+/// value sizes the braid sends (computed at compile time).
+const fn systematic_weights<const K: usize>() -> [u16; K] {
+    let mut out = [0u16; K];
+    let mut i = 0;
+    while i < K {
+        let mut p = 1u16;
+        let mut j = 0;
+        while j < K {
+            if j != i {
+                p = mul(p, (i ^ j) as u16);
+            }
+            j += 1;
+        }
+        out[i] = inv(p);
+        i += 1;
+    }
+    out
+}
+
+const WEIGHTS_3: [u16; 3] = systematic_weights::<3>();
+const WEIGHTS_5: [u16; 5] = systematic_weights::<5>();
+const WEIGHTS_30: [u16; 30] = systematic_weights::<30>();
+const WEIGHTS_36: [u16; 36] = systematic_weights::<36>();
+
+/// Barycentric weights of arbitrary distinct points.
+fn weights_of(xs: &[u16], out: &mut [u16; MAX_CHUNKS]) {
+    for (i, (w, &xi)) in out.iter_mut().zip(xs).enumerate() {
+        let mut p = 1u16;
+        for (j, &xj) in xs.iter().enumerate() {
+            if i != j {
+                p = mul(p, xi ^ xj);
+            }
+        }
+        *w = p;
+    }
+    batch_invert(out.get_mut(..xs.len()).unwrap_or(&mut []));
+}
+
+/// `P(t)` for the 16 polynomials through `(xs_i, rows_i)`, whose barycentric weights are
+/// `c`; `t` must not be one of `xs`.
+fn eval_at(xs: &[u16], rows: &[Row], c: &[u16], t: u16) -> Row {
+    let mut d = [0u16; MAX_CHUNKS];
+    let mut l = 1u16;
+    for (di, &xi) in d.iter_mut().zip(xs) {
+        // Subtraction is XOR in characteristic 2.
+        *di = t ^ xi;
+        l = mul(l, *di);
+    }
+    let k = xs.len().min(MAX_CHUNKS);
+    let d = d.get_mut(..k).unwrap_or(&mut []);
+    batch_invert(d);
+    let mut w = [0u16; MAX_CHUNKS];
+    for ((wi, &ci), &di) in w.iter_mut().zip(c).zip(d.iter()) {
+        *wi = mul(mul(ci, l), di);
+    }
+    combine(rows, w.get(..k).unwrap_or(&[]))
+}
+
+/// `Σ w_i · row_i`, symbol by symbol. Products are accumulated unreduced (reduction is
+/// linear) with a 16-entry table per weight, and reduced once per symbol.
 fn combine(rows: &[Row], w: &[u16]) -> Row {
-    let mut out = [0u8; CHUNK_LEN];
+    let mut acc = [0u32; SYMBOLS];
     for (row, &wi) in rows.iter().zip(w) {
         if wi == 0 {
             continue;
         }
-        for (o, s) in out.chunks_exact_mut(2).zip(row.chunks_exact(2)) {
-            if let ([o0, o1], [s0, s1]) = (o, s) {
-                let v = mul(wi, u16::from_be_bytes([*s0, *s1]));
-                let [v0, v1] = v.to_be_bytes();
-                *o0 ^= v0;
-                *o1 ^= v1;
+        let mut t = [0u32; 16];
+        for n in 1..16usize {
+            let doubled = t.get(n >> 1).copied().unwrap_or(0) << 1;
+            let v = if n & 1 == 1 {
+                doubled ^ u32::from(wi)
+            } else {
+                doubled
+            };
+            if let Some(e) = t.get_mut(n) {
+                *e = v;
             }
         }
+        let at = |n: u16| t.get(usize::from(n & 15)).copied().unwrap_or(0);
+        for (a, s) in acc.iter_mut().zip(row.chunks_exact(2)) {
+            if let [s0, s1] = s {
+                let s = u16::from_be_bytes([*s0, *s1]);
+                *a ^= at(s) ^ (at(s >> 4) << 4) ^ (at(s >> 8) << 8) ^ (at(s >> 12) << 12);
+            }
+        }
+    }
+    let mut out = [0u8; CHUNK_LEN];
+    for (o, &a) in out.chunks_exact_mut(2).zip(acc.iter()) {
+        o.copy_from_slice(&reduce(a).to_be_bytes());
     }
     out
 }
@@ -105,116 +203,128 @@ fn chunk_count(len: usize) -> Option<usize> {
     (len.is_multiple_of(CHUNK_LEN) && (1..=MAX_CHUNKS).contains(&k)).then_some(k)
 }
 
-/// Encodes one value; hands out chunk after chunk as libsignal does (0, 1, 2, …, wrapping
-/// after 65,535).
-#[derive(Clone, Debug)]
-pub(crate) struct Encoder {
-    k: usize,
-    rows: [Row; MAX_CHUNKS],
-    next: u16,
-}
-
-impl Encoder {
-    /// An encoder for `value`, whose length must be a multiple of 32 between 32 and
-    /// 32 · [`MAX_CHUNKS`] bytes (every braid value is).
-    pub(crate) fn new(value: &[u8]) -> Option<Self> {
-        let k = chunk_count(value.len())?;
-        let mut rows = [[0u8; CHUNK_LEN]; MAX_CHUNKS];
-        for (row, data) in rows.iter_mut().zip(value.chunks_exact(CHUNK_LEN)) {
-            row.copy_from_slice(data);
+/// Chunk `index` of `value`, whose length must be a multiple of 32 between 32 and
+/// 32 · [`MAX_CHUNKS`] bytes (every braid value is). The sender keeps only the next
+/// index: the chunks are a function of the value.
+pub(crate) fn chunk(value: &[u8], index: u16) -> Option<Chunk> {
+    let k = chunk_count(value.len())?;
+    let mut rows = [[0u8; CHUNK_LEN]; MAX_CHUNKS];
+    for (row, data) in rows.iter_mut().zip(value.chunks_exact(CHUNK_LEN)) {
+        row.copy_from_slice(data);
+    }
+    let rows = rows.get(..k)?;
+    if let Some(row) = rows.get(usize::from(index)) {
+        return Some(Chunk { index, data: *row });
+    }
+    let mut xs = [0u16; MAX_CHUNKS];
+    for (i, x) in xs.iter_mut().enumerate() {
+        // i < MAX_CHUNKS ≤ u16::MAX
+        *x = i as u16;
+    }
+    let xs = xs.get(..k)?;
+    let mut computed = [0u16; MAX_CHUNKS];
+    let c: &[u16] = match k {
+        3 => &WEIGHTS_3,
+        5 => &WEIGHTS_5,
+        30 => &WEIGHTS_30,
+        36 => &WEIGHTS_36,
+        _ => {
+            weights_of(xs, &mut computed);
+            computed.get(..k)?
         }
-        Some(Encoder { k, rows, next: 0 })
-    }
-
-    /// The chunk with index `index`.
-    pub(crate) fn chunk(&self, index: u16) -> Chunk {
-        let rows = self.rows.get(..self.k).unwrap_or(&[]);
-        let data = match rows.get(usize::from(index)) {
-            Some(row) => *row,
-            None => {
-                let mut xs = [0u16; MAX_CHUNKS];
-                for (i, x) in xs.iter_mut().enumerate().take(self.k) {
-                    // i < MAX_CHUNKS ≤ u16::MAX
-                    *x = i as u16;
-                }
-                let mut w = [0u16; MAX_CHUNKS];
-                weights(xs.get(..self.k).unwrap_or(&[]), index, &mut w);
-                combine(rows, &w)
-            }
-        };
-        Chunk { index, data }
-    }
-
-    /// The next chunk in sending order.
-    pub(crate) fn next_chunk(&mut self) -> Chunk {
-        let chunk = self.chunk(self.next);
-        self.next = self.next.wrapping_add(1);
-        chunk
-    }
-
-    /// Index of the chunk [`Encoder::next_chunk`] returns next.
-    pub(crate) fn next_index(&self) -> u16 {
-        self.next
-    }
+    };
+    Some(Chunk {
+        index,
+        data: eval_at(xs, rows, c, index),
+    })
 }
 
-/// Collects chunks of one value until any `k` distinct indices have arrived.
-#[derive(Clone, Debug)]
-pub(crate) struct Decoder {
-    k: usize,
+/// What [`Decoder::add`] did with a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Added {
+    /// A new index: stored.
+    Stored,
+    /// An index already held with the same bytes (an honest sender repeats an index
+    /// only after its u16 index wrapped), or the decoder was complete: nothing changed.
+    Unchanged,
+    /// An index already held with other bytes: nothing changed, and the chunk is bad.
+    Conflict,
+}
+
+/// Collects the chunks of one value of `K` chunks until any `K` distinct indices have
+/// arrived. Fixed buffers: `K` points of 34 bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Decoder<const K: usize> {
     count: usize,
-    xs: [u16; MAX_CHUNKS],
-    rows: [Row; MAX_CHUNKS],
+    xs: [u16; K],
+    rows: [Row; K],
 }
 
-impl Decoder {
-    /// A decoder for a value of `len` bytes (see [`Encoder::new`] for the lengths).
-    pub(crate) fn new(len: usize) -> Option<Self> {
-        let k = chunk_count(len)?;
-        Some(Decoder {
-            k,
+impl<const K: usize> core::fmt::Debug for Decoder<K> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Decoder")
+            .field("k", &K)
+            .field("indices", &self.xs())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<const K: usize> Default for Decoder<K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const K: usize> Decoder<K> {
+    const CHECK: () = assert!(K >= 1 && K <= MAX_CHUNKS);
+
+    /// An empty decoder for a value of `32 · K` bytes.
+    pub(crate) const fn new() -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::CHECK;
+        Decoder {
             count: 0,
-            xs: [0; MAX_CHUNKS],
-            rows: [[0; CHUNK_LEN]; MAX_CHUNKS],
-        })
+            xs: [0; K],
+            rows: [[0; CHUNK_LEN]; K],
+        }
     }
 
     /// Length of the value in bytes.
-    pub(crate) fn len(&self) -> usize {
-        self.k * CHUNK_LEN
+    pub(crate) const fn len() -> usize {
+        K * CHUNK_LEN
     }
 
-    /// Takes a chunk; returns whether it was stored. A chunk whose index is already held
-    /// replaces the held one (the last one wins, as in libsignal-client 0.103, whose
-    /// decoder keeps the newest data for a repeated index) without counting twice. Once
-    /// the decoder is complete it takes nothing more.
-    pub(crate) fn add(&mut self, chunk: &Chunk) -> bool {
+    /// Takes a chunk (see [`Added`]). A held index is never replaced: libsignal-client
+    /// 0.103 replaces it (the last data wins), but an honest sender never sends two
+    /// different chunks with one index, so a conflict is refused instead.
+    pub(crate) fn add(&mut self, chunk: &Chunk) -> Added {
+        match self.check(chunk) {
+            Added::Stored => {}
+            other => return other,
+        }
+        if let (Some(x), Some(row)) = (self.xs.get_mut(self.count), self.rows.get_mut(self.count)) {
+            *x = chunk.index;
+            *row = chunk.data;
+            self.count += 1;
+        }
+        Added::Stored
+    }
+
+    /// What [`Decoder::add`] would do with `chunk`, without doing it.
+    pub(crate) fn check(&self, chunk: &Chunk) -> Added {
         if self.is_complete() {
-            return false;
+            return Added::Unchanged;
         }
-        if let Some(p) = self.xs().iter().position(|&x| x == chunk.index) {
-            return match self.rows.get_mut(p) {
-                Some(row) => {
-                    *row = chunk.data;
-                    true
-                }
-                None => false,
-            };
-        }
-        match (self.xs.get_mut(self.count), self.rows.get_mut(self.count)) {
-            (Some(x), Some(row)) => {
-                *x = chunk.index;
-                *row = chunk.data;
-                self.count += 1;
-                true
-            }
-            _ => false,
+        match self.xs().iter().position(|&x| x == chunk.index) {
+            Some(p) if self.rows.get(p) == Some(&chunk.data) => Added::Unchanged,
+            Some(_) => Added::Conflict,
+            None => Added::Stored,
         }
     }
 
-    /// Whether `k` distinct chunks have arrived.
+    /// Whether `K` distinct chunks have arrived.
     pub(crate) fn is_complete(&self) -> bool {
-        self.count >= self.k
+        self.count >= K
     }
 
     /// Number of distinct chunks held.
@@ -222,28 +332,41 @@ impl Decoder {
         self.count
     }
 
-    fn xs(&self) -> &[u16] {
+    /// The indices held, in arrival order.
+    pub(crate) fn xs(&self) -> &[u16] {
         self.xs.get(..self.count).unwrap_or(&[])
+    }
+
+    /// The chunks held, in arrival order.
+    pub(crate) fn chunks(&self) -> impl Iterator<Item = Chunk> + '_ {
+        self.xs()
+            .iter()
+            .zip(self.rows.iter())
+            .map(|(&index, &data)| Chunk { index, data })
     }
 
     /// Writes the decoded value to `out` (exactly [`Decoder::len`] bytes). Returns `false`
     /// and leaves `out` untouched if the decoder is not complete or `out` has another
     /// length.
     pub(crate) fn decode_into(&self, out: &mut [u8]) -> bool {
-        if !self.is_complete() || out.len() != self.len() {
+        if !self.is_complete() || out.len() != Self::len() {
             return false;
         }
         let xs = self.xs();
         let rows = self.rows.get(..self.count).unwrap_or(&[]);
-        let mut w = [0u16; MAX_CHUNKS];
+        let mut c = [0u16; MAX_CHUNKS];
+        let mut have_weights = false;
         for (i, dst) in out.chunks_exact_mut(CHUNK_LEN).enumerate() {
-            // i < k ≤ MAX_CHUNKS
+            // i < K ≤ MAX_CHUNKS
             let x = i as u16;
             let row = match xs.iter().position(|&xi| xi == x) {
                 Some(p) => rows.get(p).copied().unwrap_or([0; CHUNK_LEN]),
                 None => {
-                    weights(xs, x, &mut w);
-                    combine(rows, &w)
+                    if !have_weights {
+                        weights_of(xs, &mut c);
+                        have_weights = true;
+                    }
+                    eval_at(xs, rows, c.get(..xs.len()).unwrap_or(&[]), x)
                 }
             };
             dst.copy_from_slice(&row);

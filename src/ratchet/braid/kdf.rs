@@ -58,6 +58,27 @@ impl Authenticator {
         a
     }
 
+    /// `root ‖ mac key`, for the record.
+    pub(crate) fn to_bytes(&self) -> Zeroizing<[u8; 64]> {
+        let mut out = Zeroizing::new([0u8; 64]);
+        let (r, m) = out.split_at_mut(32);
+        r.copy_from_slice(&self.root);
+        m.copy_from_slice(&self.mac_key);
+        out
+    }
+
+    /// Reads [`Authenticator::to_bytes`]'s output.
+    pub(crate) fn from_bytes(bytes: &[u8; 64]) -> Self {
+        let mut a = Authenticator {
+            root: ZERO,
+            mac_key: ZERO,
+        };
+        let (r, m) = bytes.split_at(32);
+        a.root.copy_from_slice(r);
+        a.mac_key.copy_from_slice(m);
+        a
+    }
+
     /// Absorbs `key` (the epoch secret of the exchange that ran in `epoch`).
     pub(crate) fn update(&mut self, epoch: u64, key: &[u8; 32]) {
         let mut ikm = Zeroizing::new([0u8; 64]);

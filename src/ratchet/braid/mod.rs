@@ -1,10 +1,9 @@
 //! The ML-KEM braid (signal.org/docs/specifications/mlkembraid): the public half of SPQR
 //! that gives the triple ratchet new post-quantum epoch secrets.
 //!
-//! **Stage: building blocks only, not wired into the session.** This module holds the
-//! pieces established by observing libsignal-client 0.103.0 (evidence in
-//! `docs/notes/spqr-braid.md`); the state machines and their session integration come
-//! with issue 11.
+//! Everything here follows what was established by observing libsignal-client 0.103.0
+//! (evidence in `docs/notes/spqr-braid.md`) and Signal's published specification; the
+//! session side (epochs, chains, stored keys, records) is in [`super::spqr`].
 //!
 //! # What travels, and in how many 32-byte chunks
 //! ```text
@@ -18,10 +17,13 @@
 //! `value[32 i .. 32 i + 32]`, and every further chunk is redundancy, so the receiver
 //! decodes from any `k` distinct chunk indices.
 //!
-//! [`kdf`] holds the key schedule (authenticator, MACs, epoch secret, Add Epoch).
+//! [`kdf`] holds the key schedule (authenticator, MACs, epoch secret, Add Epoch), [`kem`]
+//! the incremental ML-KEM-768 steps, and [`machine`] the state machine of both roles.
 
 pub(crate) mod erasure;
 pub(crate) mod kdf;
+pub(crate) mod kem;
+pub(crate) mod machine;
 
 /// Length of the encapsulation-key header with its MAC: rho ‖ H(ek) ‖ MAC.
 pub(crate) const HDR_LEN: usize = 96;
