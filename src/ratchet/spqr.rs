@@ -46,6 +46,8 @@
 //! A chunk message is 37–41 bytes; `None` and `Ct1Ack` are 4–5 while n < 16,384.
 
 #[cfg(test)]
+mod braid_tests;
+#[cfg(test)]
 mod tests;
 
 use alloc::vec::Vec;
@@ -516,6 +518,16 @@ impl SpqrHead {
     /// state without the auth key, which never joins the braid.
     pub(crate) fn braid_state(&self) -> Option<u8> {
         self.braid.as_ref().map(|b| b.phase().number())
+    }
+
+    /// The braid's own encoding (tests compare it before and after a message).
+    #[cfg(test)]
+    pub(crate) fn braid_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Some(b) = &self.braid {
+            b.serialize(&mut out);
+        }
+        out
     }
 
     fn has_prev(&self) -> bool {

@@ -587,4 +587,6 @@ pub(crate) fn archive(remote: &ProtocolAddress, keep_archived: usize) -> ChangeS
 }
 
 #[cfg(test)]
+mod braid_tests;
+#[cfg(test)]
 mod tests;

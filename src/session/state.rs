@@ -38,6 +38,11 @@ extern crate std;
 std::thread_local! {
     /// How many attempts this thread has staged (for the work-bound tests).
     pub(crate) static STAGED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    /// Rewrites the SPQR field of each message this thread encrypts, before its MAC: an
+    /// authenticated peer sending bad braid data (the bad-input tests).
+    #[allow(clippy::type_complexity)]
+    pub(crate) static TAMPER_FIELD: core::cell::RefCell<Option<Box<dyn Fn(&mut Vec<u8>)>>> =
+        const { core::cell::RefCell::new(None) };
 }
 
 /// How long an initiator keeps sending on a session the peer never answered: after this,
@@ -233,9 +238,17 @@ pub(crate) struct Staged {
 impl Staged {
     /// Completes a DH ratchet step (a fresh ratchet key of ours and the sending chain it
     /// gives), now that the message authenticated.
-    pub(crate) fn finish<R: CryptoRng + ?Sized>(mut self, rng: &mut R) -> Result<Self, Error> {
-        if let Some((root, their, recv_chain)) = self.pending_step.take() {
-            let ratchet = KeyPair::generate(rng);
+    pub(crate) fn finish<R: CryptoRng + ?Sized>(self, rng: &mut R) -> Result<Self, Error> {
+        let ratchet = self.pending_step.as_ref().map(|_| KeyPair::generate(rng));
+        self.finish_with(ratchet)
+    }
+
+    /// [`Staged::finish`] with a given ratchet key (the healing test gives the attacker
+    /// the victim's real one).
+    pub(crate) fn finish_with(mut self, ratchet: Option<KeyPair>) -> Result<Self, Error> {
+        if let (Some((root, their, recv_chain)), Some(ratchet)) =
+            (self.pending_step.take(), ratchet)
+        {
             let (root2, send_chain) = root.create_chain(&their, ratchet.private_key())?;
             let head = &mut self.head;
             head.root_key = root2;
@@ -466,6 +479,16 @@ impl SessionHead {
                 (field, Some(key))
             }
             None => (Vec::new(), None),
+        };
+        #[cfg(test)]
+        let pq_ratchet = {
+            let mut f = pq_ratchet;
+            TAMPER_FIELD.with(|t| {
+                if let Some(g) = t.borrow().as_ref() {
+                    g(&mut f)
+                }
+            });
+            f
         };
         let keys = MessageKeys::derive(&seed, pq_key.as_ref().map(|k| k.as_bytes()));
         let ciphertext = aes_cbc::encrypt(&keys.cipher_key, &keys.iv, plaintext);

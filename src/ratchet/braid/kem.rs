@@ -32,6 +32,20 @@ const EK_AT: usize = 1152;
 const HEADER_AT: usize = 2304;
 const ENCAPS_STATE_LEN: usize = inc::encaps_state_len();
 
+#[cfg(test)]
+extern crate std;
+#[cfg(test)]
+std::thread_local! {
+    /// ML-KEM steps taken on this thread (for the one-step-per-message tests).
+    pub(crate) static STEPS: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+/// Counts one ML-KEM step (tests only).
+fn step() {
+    #[cfg(test)]
+    STEPS.with(|c| c.set(c.get() + 1));
+}
+
 const _: () = assert!(inc::pk1_len() == HEADER_LEN);
 const _: () = assert!(inc::pk2_len() == EK_LEN);
 const _: () = assert!(inc::key_pair_compressed_len() == DK_LEN);
@@ -51,6 +65,7 @@ impl fmt::Debug for DecapsKey {
 impl DecapsKey {
     /// ML-KEM-768 key generation from 64 random bytes (`d ‖ z`).
     pub(crate) fn generate(seed: &Zeroizing<[u8; 64]>) -> Self {
+        step();
         let mut dk = Box::new([0u8; DK_LEN]);
         inc::generate_key_pair_compressed(**seed, &mut dk);
         DecapsKey(dk)
@@ -96,6 +111,7 @@ impl DecapsKey {
         ct1: &[u8; CT1_LEN],
         c2: &[u8; C2_LEN],
     ) -> Zeroizing<[u8; 32]> {
+        step();
         let ct1 = inc::Ciphertext1 { value: *ct1 };
         let ct2 = inc::Ciphertext2 { value: *c2 };
         Zeroizing::new(inc::decapsulate_compressed_key(&self.0, &ct1, &ct2))
@@ -115,6 +131,7 @@ pub(crate) fn encapsulate1(
     header: &[u8; HEADER_LEN],
     m: &[u8; 32],
 ) -> Option<(Box<[u8; CT1_LEN]>, Zeroizing<[u8; 32]>)> {
+    step();
     let mut state = Zeroizing::new([0u8; ENCAPS_STATE_LEN]);
     let mut ss = Zeroizing::new([0u8; 32]);
     let ct1 = inc::encapsulate1(header, *m, state.as_mut_slice(), ss.as_mut_slice()).ok()?;
@@ -128,6 +145,7 @@ pub(crate) fn encapsulate2(
     m: &[u8; 32],
     ek_vector: &[u8; EK_LEN],
 ) -> Option<[u8; C2_LEN]> {
+    step();
     let mut state = Zeroizing::new([0u8; ENCAPS_STATE_LEN]);
     let mut ss = Zeroizing::new([0u8; 32]);
     inc::encapsulate1(header, *m, state.as_mut_slice(), ss.as_mut_slice()).ok()?;
