@@ -243,6 +243,14 @@ impl Braid {
         }
     }
 
+    /// Uses `dk` as the key pair the next send would sample (the known-answer tests
+    /// replay the peer's own keys).
+    #[cfg(test)]
+    pub(crate) fn use_key_pair(&mut self, dk: DecapsKey) {
+        assert!(matches!(self.phase, Phase::KeysUnsampled));
+        self.phase = Phase::HeaderSent { dk, next: 0 };
+    }
+
     /// The epoch the exchange runs in (the party's sending epoch).
     pub(crate) fn epoch(&self) -> u64 {
         self.epoch
