@@ -118,6 +118,19 @@ impl SpqrState {
     }
 }
 
+/// The record as missive wrote it before the ML-KEM braid: every v4 session's SPQR state
+/// at epoch 1 without the braid (a format-1 state), for the epoch-1 baseline of the
+/// benchmarks. `None` if a session has already left epoch 1.
+pub fn record_without_braid(record: &crate::SessionRecord) -> Option<crate::SessionRecord> {
+    let mut r = record.clone();
+    for s in r.current.iter_mut().chain(r.previous.iter_mut()) {
+        if let Some(h) = s.head.spqr.as_mut() {
+            *h = alloc::boxed::Box::new(h.without_braid()?);
+        }
+    }
+    Some(r)
+}
+
 /// Chunk `index` of a braid value (`len` a multiple of 32, at most 1,152 bytes): the
 /// erasure code of `docs/PROTOCOL.md` §5.7.
 pub fn braid_chunk(value: &[u8], index: u16) -> Option<[u8; 32]> {

@@ -2,8 +2,8 @@
 //!
 //! `braid_chunks` — input `k (1) ‖ mode (1) ‖ rest`:
 //! * mode even: `rest` = a value of `32·k` bytes (cycled from the input) followed by u16
-//!   chunk indices; the chunks of those indices decode to the value as soon as `k` of them
-//!   are distinct, whatever the indices;
+//!   chunk indices (the first `2k + 8`); the chunks of those indices decode to the value
+//!   as soon as `k` of them are distinct, whatever the indices;
 //! * mode odd: `rest` = arbitrary `(index u16 ‖ chunk 32)` pairs fed to a decoder: a
 //!   refusal names a chunk whose index is held with other bytes, and a decoded value
 //!   re-encodes to every chunk the decoder took.
@@ -13,8 +13,9 @@
 //! serialization. Invariants, after every action:
 //! * an honest field delivered for the first time gives the sender's key, unless its epoch
 //!   is older than the receiver's previous epoch or its index more than 2,000 below the
-//!   newest received in its epoch (refused), or the receiving direction has taken a
-//!   tampered field before (whose chunk may poison the exchange);
+//!   newest received in its epoch (refused), or either side has taken a tampered field
+//!   before (a poisoned chunk or a false epoch switch: in a session the message MAC
+//!   refuses such fields, here they are taken as authenticated);
 //! * every refused field leaves the receiver's state byte-identical;
 //! * a state reads back from its own serialization to the same bytes;
 //! * the two sides' epochs never differ by more than one and never go back.
@@ -41,6 +42,8 @@ pub fn braid_chunks(data: &[u8]) {
             .unwrap_or(&[])
             .chunks_exact(2)
             .map(|p| u16::from_be_bytes([p[0], p[1]]))
+            // Enough for every decoding path (and a few repeats); more only costs time.
+            .take(2 * k + 8)
             .collect();
         let chunks: Vec<(u16, [u8; 32])> = indices
             .iter()
@@ -139,24 +142,32 @@ struct Side {
     state: SpqrState,
     /// Fields in flight to the other side.
     in_flight: Vec<Flight>,
-    /// Whether this side took a tampered field.
+    /// Whether either side took a tampered field.
     tainted: bool,
     /// The newest index received per epoch (honest fields).
     newest: std::collections::BTreeMap<u64, u32>,
 }
 
-fn recv_checked(to: &mut Side, field: &[u8]) -> Result<[u8; 32], ()> {
+fn recv_checked(to: &mut Side, field: &[u8]) -> Result<[u8; 32], String> {
     let before = to.state.serialize();
     match to.state.recv(field) {
         Ok(k) => Ok(*k),
-        Err(_) => {
+        Err(e) => {
             assert!(
                 to.state.serialize() == before,
                 "a refused field changed the state"
             );
-            Err(())
+            Err(format!(
+                "{e:?} at epoch {}, braid state {:?}",
+                to.state.epoch(),
+                to.state.braid_state()
+            ))
         }
     }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn note(side: &mut Side, epoch: u64, index: u32) {
@@ -245,7 +256,8 @@ pub fn braid_state(data: &[u8]) {
                             note(to_side, epoch, index);
                             sides[from].in_flight.remove(i);
                         } else {
-                            to_side.tainted = true;
+                            sides[0].tainted = true;
+                            sides[1].tainted = true;
                         }
                     }
                     continue;
@@ -262,9 +274,9 @@ pub fn braid_state(data: &[u8]) {
                         assert_eq!(k, key, "wrong key for an honest field");
                         note(to_side, epoch, index);
                     }
-                    Err(()) => assert!(
+                    Err(e) => assert!(
                         to_side.tainted || aged || epoch + 1 < receiver_epoch,
-                        "honest field of epoch {epoch} refused at epoch {receiver_epoch}"
+                        "honest field of epoch {epoch} refused: {e}"
                     ),
                 }
             }
@@ -287,7 +299,9 @@ pub fn braid_state(data: &[u8]) {
                                 assert_eq!(k, *key, "ping-pong key");
                                 note(to, f.epoch, f.index);
                             }
-                            Err(()) => assert!(to.tainted, "ping-pong field refused"),
+                            Err(e) => {
+                                assert!(to.tainted, "ping-pong field {} refused: {e}", hex(&field))
+                            }
                         }
                     }
                 }

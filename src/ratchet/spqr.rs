@@ -520,6 +520,23 @@ impl SpqrHead {
         self.braid.as_ref().map(|b| b.phase().number())
     }
 
+    /// This state as a format-1 state would be (epoch 1, no braid): the epoch-1
+    /// baseline of the benchmarks. `None` once the state has left epoch 1.
+    #[cfg(any(test, feature = "fuzzing-hooks"))]
+    pub(crate) fn without_braid(&self) -> Option<Self> {
+        if self.epoch != FIRST_EPOCH {
+            return None;
+        }
+        let mut s = self.clone();
+        s.braid = None;
+        s.has_auth_key = false;
+        s.auth_key = [0; 32];
+        s.has_next = false;
+        s.next_send = Chain::zero();
+        s.next_recv = Chain::zero();
+        Some(s)
+    }
+
     /// The braid's own encoding (tests compare it before and after a message).
     #[cfg(test)]
     pub(crate) fn braid_bytes(&self) -> Vec<u8> {
