@@ -125,7 +125,7 @@ pub fn record_without_braid(record: &crate::SessionRecord) -> Option<crate::Sess
     let mut r = record.clone();
     for s in r.current.iter_mut().chain(r.previous.iter_mut()) {
         if let Some(h) = s.head.spqr.as_mut() {
-            *h = alloc::boxed::Box::new(h.without_braid()?);
+            **h = h.without_braid()?;
         }
     }
     Some(r)

@@ -374,7 +374,7 @@ fn session_secrets(record: &[u8]) -> Vec<(String, Needle)> {
 /// randomness, and the previous and next epochs' chains.
 fn spqr_secrets(v: &[u8], push: &mut dyn FnMut(String, &[u8])) {
     let be32 = |b: &[u8]| u32::from_be_bytes(b[..4].try_into().expect("4 bytes"));
-    let mut skipped = |v: &[u8], at: &mut usize, push: &mut dyn FnMut(String, &[u8])| {
+    let skipped = |v: &[u8], at: &mut usize, push: &mut dyn FnMut(String, &[u8])| {
         let count = u16::from_be_bytes([v[*at], v[*at + 1]]) as usize;
         *at += 2;
         for e in v[*at..*at + 36 * count].chunks(36) {
@@ -406,14 +406,14 @@ fn spqr_secrets(v: &[u8], push: &mut dyn FnMut(String, &[u8])) {
     let state = v[138];
     let mut p = 139;
     let decoder = |p: &mut usize| *p += 1 + 34 * v[*p] as usize;
-    let mut dk = |p: &mut usize, push: &mut dyn FnMut(String, &[u8])| {
+    let dk = |p: &mut usize, push: &mut dyn FnMut(String, &[u8])| {
         for (i, c) in v[*p..*p + 1152].chunks(32).enumerate() {
             push(format!("braid decapsulation key part {i}"), c);
         }
         push("braid decapsulation key z".into(), &v[*p + 2368..*p + 2400]);
         *p += 2400;
     };
-    let mut encaps = |p: &mut usize, push: &mut dyn FnMut(String, &[u8])| {
+    let encaps = |p: &mut usize, push: &mut dyn FnMut(String, &[u8])| {
         push(
             "braid encapsulation randomness".into(),
             &v[*p + 64..*p + 96],

@@ -311,11 +311,6 @@ impl SpqrKeys {
         self.sets.iter().map(|(_, k)| k.len()).sum()
     }
 
-    /// The sets, by epoch.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &SkippedKeys)> + '_ {
-        self.sets.iter().map(|(e, k)| (*e, k))
-    }
-
     /// Whether `delta` applies: its consumed key exists and its added keys are newer.
     pub(crate) fn fits(&self, delta: &SpqrDelta) -> bool {
         match self.get(delta.epoch) {

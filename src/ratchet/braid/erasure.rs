@@ -105,6 +105,8 @@ fn batch_invert(v: &mut [u16]) {
 
 /// Barycentric weights of the points 0 … k−1: `c_i = 1 / Π_{j<k, j≠i} (i − j)`, for the
 /// value sizes the braid sends (computed at compile time).
+// Evaluated only in constants: an index out of bounds would fail the build, not a run.
+#[allow(clippy::indexing_slicing)]
 const fn systematic_weights<const K: usize>() -> [u16; K] {
     let mut out = [0u16; K];
     let mut i = 0;

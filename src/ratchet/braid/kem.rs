@@ -125,12 +125,12 @@ pub(crate) fn validate(header: &[u8; HEADER_LEN], ek_vector: &[u8; EK_LEN]) -> b
     inc::validate_pk_bytes(header, ek_vector).is_ok()
 }
 
+/// `c1` and the shared secret of an encapsulation.
+pub(crate) type Encapsulated = (Box<[u8; CT1_LEN]>, Zeroizing<[u8; 32]>);
+
 /// The first half of an encapsulation to `header` with randomness `m`: `c1` and the
 /// shared secret.
-pub(crate) fn encapsulate1(
-    header: &[u8; HEADER_LEN],
-    m: &[u8; 32],
-) -> Option<(Box<[u8; CT1_LEN]>, Zeroizing<[u8; 32]>)> {
+pub(crate) fn encapsulate1(header: &[u8; HEADER_LEN], m: &[u8; 32]) -> Option<Encapsulated> {
     step();
     let mut state = Zeroizing::new([0u8; ENCAPS_STATE_LEN]);
     let mut ss = Zeroizing::new([0u8; 32]);
