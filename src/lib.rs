@@ -104,6 +104,8 @@ pub mod keys;
 #[cfg(feature = "alloc")]
 pub(crate) mod ratchet;
 #[cfg(feature = "alloc")]
+pub mod sealed;
+#[cfg(feature = "alloc")]
 pub mod session;
 #[cfg(feature = "alloc")]
 pub mod store;
