@@ -134,6 +134,22 @@ async function certs() {
   await trySender('identity key 32 bytes', [...without(4), { field: 4, wire: 2, value: hex(sender.getPublicKey().serialize()).slice(2) }]);
   await trySender('signed by the trust root instead of the server key', base(), { key: root });
   await trySender('unknown field 15', [...base(), { field: 15, wire: 0, value: 1 }]);
+  await trySender('e164 "not a number"', [...base(), { field: 1, wire: 2, value: hex(Buffer.from('not a number')) }]);
+  await trySender('e164 invalid UTF-8', [...base(), { field: 1, wire: 2, value: 'ff00' }]);
+  await trySender('uuid invalid UTF-8', [...without(6), { field: 6, wire: 2, value: 'ff00' }]);
+  await trySender('uuid empty string', [...without(6), { field: 6, wire: 2, value: '' }]);
+  await trySender('device 127', [...without(2), { field: 2, wire: 0, value: 127 }]);
+  {
+    const inner = encode(base());
+    await trySender('outer signature 63 bytes', null, { raw: encode([{ field: 1, wire: 2, value: hex(inner) }, { field: 2, wire: 2, value: sigOf(server, inner).slice(2) }]) });
+    await trySender('outer signature 65 bytes', null, { raw: encode([{ field: 1, wire: 2, value: hex(inner) }, { field: 2, wire: 2, value: sigOf(server, inner) + '00' }]) });
+    await trySender('outer signature missing', null, { raw: encode([{ field: 1, wire: 2, value: hex(inner) }]) });
+    await trySender('outer certificate missing', null, { raw: encode([{ field: 2, wire: 2, value: sigOf(server, inner) }]) });
+    await trySender('outer unknown field 3', null, { raw: encode([{ field: 1, wire: 2, value: hex(inner) }, { field: 2, wire: 2, value: sigOf(server, inner) }, { field: 3, wire: 0, value: 1 }]) });
+    const badSc = encode([{ field: 1, wire: 2, value: field(goodSc, 1) }, { field: 2, wire: 2, value: hex(Buffer.from(field(goodSc, 2), 'hex').subarray(0, 63)) }]);
+    await trySender('server certificate signature 63 bytes', [...without(5), { field: 5, wire: 2, value: hex(badSc) }]);
+    await trySender('server certificate garbage', [...without(5), { field: 5, wire: 2, value: '0102' }]);
+  }
   await trySender('fields in reverse order', base().reverse());
 }
 
@@ -563,7 +579,172 @@ async function sent() {
   console.log(`  …ForSingleRecipient with one recipient and one excluded: ${outcome(await withLog(async () => hex(S.sealedSenderMultiRecipientMessageForSingleRecipient(u8(withEx))).slice(0, 20)))}`);
 }
 
-const sections = { certs, usmc, v1, v2, validate, errors, sent };
+async function edges() {
+  console.log('== edges: check order, self-send by e164, low-order keys, recipients interleaved');
+  const w = await world();
+  const m = await w.alice.encrypt(w.bob, 'edge');
+  const seal = (cert, senderPriv, msg = m) => L.v1Encrypt({ usmc: Buffer.from(S.UnidentifiedSenderMessageContent.new(msg, cert, 0, null).serialize()), senderPriv, recipientPub: pubOf(w.bob.identity.privateKey), ephPriv: S.PrivateKey.generate() });
+  const selfCert = S.SenderCertificate.new(BOB, null, 2, w.bob.publicKey(), EXPIRES, w.serverCert, w.server);
+  console.log(`  self-send with an expired certificate: ${outcome(await bobDecrypts(w, seal(selfCert, w.bob.identity.privateKey), { now: EXPIRES + 1 }))}`);
+  console.log(`  self-send under a wrong trust root: ${outcome(await bobDecrypts(w, seal(selfCert, w.bob.identity.privateKey), { root: w.server.getPublicKey() }))}`);
+  const mallory = S.PrivateKey.generate();
+  const otherKey = S.SenderCertificate.new(ALICE, null, 1, mallory.getPublicKey(), EXPIRES, w.serverCert, w.server);
+  console.log(`  certificate key mismatch, envelope only (sealedSenderDecryptToUsmc): ${outcome(await toUsmc(w, seal(otherKey, w.alice.identity.privateKey)))}`);
+  console.log(`  certificate key mismatch with an expired certificate: ${outcome(await bobDecrypts(w, seal(otherKey, w.alice.identity.privateKey), { now: EXPIRES + 1 }))}`);
+  // e164: does a certificate carrying the recipient's own e164 count as a self-send?
+  const e164Cert = S.SenderCertificate.new(ALICE, '+15550001', 1, w.alice.publicKey(), EXPIRES, w.serverCert, w.server);
+  const r = await withLog(async () => {
+    const x = await S.sealedSenderDecryptMessage(u8(seal(e164Cert, w.alice.identity.privateKey)), w.root.getPublicKey(), 1, '+15550001', BOB, 2, w.bob.sessionStore, w.bob.identityStore, w.bob.prekeyStore, w.bob.signedStore, w.bob.kyberStore);
+    return Buffer.from(x.message()).toString();
+  });
+  console.log(`  certificate e164 = the recipient's own e164, other uuid: ${outcome(r)}`);
+  // Low-order ephemeral key in v1 (u = 0 and u = 1): what the peer says
+  const good = seal(w.senderCert, w.alice.identity.privateKey);
+  const f = fields(good.subarray(1));
+  for (const u of ['00'.repeat(32), '01' + '00'.repeat(31)]) {
+    const bad = Buffer.concat([Buffer.from([0x11]), encode([{ field: 1, wire: 2, value: '05' + u }, f[1], f[2]])]);
+    console.log(`  v1 with E = 05‖${u.slice(0, 4)}… (low order): ${outcome(await toUsmc(w, bad))}`);
+  }
+  // Refusals before the session step leave the stores as they were.
+  for (const [name, opts] of [['expired', { now: EXPIRES + 1 }], ['wrong trust root', { root: S.PrivateKey.generate().getPublicKey() }], ['self-send (local = the sender)', { localUuid: ALICE, localDevice: 1 }]]) {
+    const w3 = await world();
+    const m3 = await w3.alice.encrypt(w3.bob, 'state');
+    const env3 = L.v1Encrypt({ usmc: Buffer.from(S.UnidentifiedSenderMessageContent.new(m3, w3.senderCert, 0, null).serialize()), senderPriv: w3.alice.identity.privateKey, recipientPub: pubOf(w3.bob.identity.privateKey), ephPriv: S.PrivateKey.generate() });
+    const before = JSON.stringify([...w3.bob.sessions.keys(), w3.bob.prekeys.size]);
+    const r1 = await bobDecrypts(w3, env3, opts);
+    const after = JSON.stringify([...w3.bob.sessions.keys(), w3.bob.prekeys.size]);
+    const r2 = await bobDecrypts(w3, env3);
+    console.log(`  refused as ${name}: ${r1.ok ? 'ok?!' : 'refused'}; stores unchanged ${before === after}; then with the right inputs: ${outcome(r2)}`);
+  }
+  // Recipients interleaved: [carol.1, bob.2, carol.3] in the peer's encrypt
+  const alice = new Party(ALICE, 1, 111);
+  const c1 = new Party(CAROL, 1, 1);
+  const c3 = new Party(CAROL, 3, 3, hex(c1.identity.privateKey.serialize()));
+  const b2 = new Party(BOB, 2, 2);
+  for (const p of [c1, b2, c3]) await alice.connect(p);
+  const { senderCert } = certificates(alice);
+  const pc = S.PlaintextContent.from(S.DecryptionErrorMessage.forOriginal(u8((await alice.encrypt(c1, 'x')).serialize()), 3, 1, 1));
+  const content = S.UnidentifiedSenderMessageContent.new(pc.asCiphertextMessage(), senderCert, 0, null);
+  const sent = Buffer.from(await S.sealedSenderMultiRecipientEncrypt({ content, recipients: [c1.address, b2.address, c3.address], identityStore: alice.identityStore, sessionStore: alice.sessionStore }));
+  const p = L.v2Parse(sent);
+  console.log(`  peer's encrypt for [carol.1, bob.2, carol.3]: entries ${p.recipients.map((x) => `${hex(x.serviceId).slice(2, 8)}:${JSON.stringify(x.devices.map((d) => d.deviceId))}`).join(' ')}`);
+  // Does the recipient's identity key come from the identity store or from the session?
+  const d = new Party('eeeeeeee-bbbb-4ccc-8ddd-eeeeeeeeeeee', 1, 5);
+  await alice.connect(d);
+  alice.identities.set(`${d.name}.1`, Buffer.from(S.PrivateKey.generate().getPublicKey().serialize()));
+  const sent2 = Buffer.from(await S.sealedSenderMultiRecipientEncrypt({ content, recipients: [d.address], identityStore: alice.identityStore, sessionStore: alice.sessionStore }));
+  const cut2 = L.v2Cut(sent2, S.ServiceId.parseFromServiceIdString(d.name).getServiceIdFixedWidthBinary());
+  let opened;
+  try { L.v2Decrypt({ rcv: cut2, recipientPriv: d.identity.privateKey }); opened = 'the session\'s key'; } catch (e) { opened = 'not the session\'s key (the identity store\'s)'; }
+  console.log(`  identity store holds another key for the recipient than the session: the peer sealed to ${opened}`);
+}
+
+// The hypothesis search itself: every candidate derivation tried against the peer's own
+// output, and which ones match. Exactly one should for each step.
+async function hypotheses() {
+  const { hkdf, hmac, aesCtr, agree, gcmSivDecrypt } = L;
+  console.log('== hypotheses: v1 (decrypting the peer\'s envelope with candidate derivations)');
+  const w = await world();
+  const m = await w.alice.encrypt(w.bob, 'hypothesis');
+  const content = S.UnidentifiedSenderMessageContent.new(m, w.senderCert, 0, null);
+  const usmcBytes = Buffer.from(content.serialize());
+  const env = Buffer.from(await S.sealedSenderEncrypt(content, w.bob.address, w.alice.identityStore));
+  const E = Buffer.from(field(env.subarray(1), 1), 'hex');
+  const encStatic = Buffer.from(field(env.subarray(1), 2), 'hex');
+  const encMsg = Buffer.from(field(env.subarray(1), 3), 'hex');
+  const B = pubOf(w.bob.identity.privateKey);
+  const A = pubOf(w.alice.identity.privateKey);
+  const UD = Buffer.from('UnidentifiedDelivery');
+  const dh1 = agree(w.bob.identity.privateKey, S.PublicKey.deserialize(u8(E)));
+  const zero = Buffer.alloc(16);
+  let step1 = null;
+  const salts1 = { 'UD‖B‖E': Buffer.concat([UD, B, E]), 'UD‖E‖B': Buffer.concat([UD, E, B]), 'B‖E': Buffer.concat([B, E]), 'E‖B': Buffer.concat([E, B]), UD, none: null };
+  for (const [sn, salt] of Object.entries(salts1)) {
+    for (const [inn, info] of Object.entries({ '""': '', UD: 'UnidentifiedDelivery' })) {
+      for (const [mn, macLen] of [['mac 10', 10], ['mac 8', 8], ['mac 16', 16]]) {
+        const okm = hkdf(dh1, salt, info, 96);
+        const ct = encStatic.subarray(0, encStatic.length - macLen);
+        const ok = hmac(okm.subarray(64, 96), ct).subarray(0, macLen).equals(encStatic.subarray(ct.length)) && aesCtr(okm.subarray(32, 64), zero, ct).equals(A);
+        if (ok) step1 = okm.subarray(0, 32);
+        console.log(`  ephemeral step: salt ${sn}, info ${inn}, ${mn}, keys chain‖cipher‖mac: ${ok ? 'MATCH' : 'no'}`);
+      }
+    }
+  }
+  if (step1) {
+    const dh2 = agree(w.bob.identity.privateKey, S.PublicKey.deserialize(u8(A)));
+    const salts2 = { 'chain‖field 2 (43)': Buffer.concat([step1, encStatic]), 'chain‖ciphertext (33)': Buffer.concat([step1, encStatic.subarray(0, 33)]), chain: step1, 'UD‖chain‖field 2': Buffer.concat([UD, step1, encStatic]) };
+    for (const [sn, salt] of Object.entries(salts2)) {
+      for (const [kn, at] of [['bytes 32..64 cipher, 64..96 mac', 32], ['bytes 0..32 cipher, 32..64 mac', 0]]) {
+        const okm = hkdf(dh2, salt, '', 96);
+        const ct = encMsg.subarray(0, encMsg.length - 10);
+        const ok = hmac(okm.subarray(at + 32, at + 64), ct).subarray(0, 10).equals(encMsg.subarray(ct.length)) && aesCtr(okm.subarray(at, at + 32), zero, ct).equals(usmcBytes);
+        console.log(`  static step: salt ${sn}, ${kn}: ${ok ? 'MATCH' : 'no'}`);
+      }
+    }
+  }
+
+  console.log('== hypotheses: v2 (decrypting the peer\'s copy with candidate derivations)');
+  console.log('  labels tried: strings of the form "Sealed Sender v2: …" (see docs/notes/sealed-sender.md for where they came from)');
+  const carol = new Party(CAROL, 1, 0x2001);
+  await w.alice.connect(carol);
+  const pc = S.PlaintextContent.from(S.DecryptionErrorMessage.forOriginal(u8((await w.alice.encrypt(carol, 'x')).serialize()), 3, 1, 1));
+  const c2 = S.UnidentifiedSenderMessageContent.new(pc.asCiphertextMessage(), w.senderCert, 0, null);
+  const sent = Buffer.from(await S.sealedSenderMultiRecipientEncrypt({ content: c2, recipients: [carol.address], identityStore: w.alice.identityStore, sessionStore: w.alice.sessionStore }));
+  const rcv = Buffer.from(S.sealedSenderMultiRecipientMessageForSingleRecipient(u8(sent)));
+  const per = rcv.subarray(1, 49);
+  const shared = rcv.subarray(49);
+  const C = pubOf(carol.identity.privateKey);
+  const layouts = { 'c‖at, E‖ciphertext': [per.subarray(0, 32), shared.subarray(0, 32)], 'at‖c, E‖ciphertext': [per.subarray(16), shared.subarray(0, 32)], 'c‖at, ciphertext‖E': [per.subarray(0, 32), shared.subarray(shared.length - 32)] };
+  const LDH = Buffer.from('Sealed Sender v2: DH');
+  let found = null;
+  let tried = 0;
+  for (const [ln, [c, E32]] of Object.entries(layouts)) {
+    const E33 = Buffer.concat([Buffer.from([5]), E32]);
+    const dh = agree(carol.identity.privateKey, S.PublicKey.deserialize(u8(E33)));
+    const parts = { E33, E32, C33: C, C32: C.subarray(1) };
+    const orders = [[], ['E33', 'C33'], ['C33', 'E33'], ['E32', 'C32'], ['C32', 'E32']];
+    for (const o of orders) {
+      const extra = Buffer.concat(o.map((n) => parts[n]));
+      for (const [where, ikm, info] of [['ikm = DH‖', Buffer.concat([dh, extra]), LDH], ['info = label‖', dh, Buffer.concat([LDH, extra])]]) {
+        for (const rl of ['Sealed Sender v2: r (2023-08)', 'Sealed Sender v2: r']) {
+          tried++;
+          const pad = hkdf(ikm, null, info, 32);
+          const M = Buffer.alloc(32);
+          for (let i = 0; i < 32; i++) M[i] = c[i] ^ pad[i];
+          const e = S.PrivateKey.deserialize(u8(hkdf(M, null, rl, 32)));
+          if (pubOf(e).equals(E33)) {
+            found = { M, E33, c, ct: shared.subarray(32) };
+            console.log(`  MATCH: layout ${ln}; ${where}${o.join('‖') || '(nothing)'}; r label "${rl}"`);
+          }
+        }
+      }
+    }
+  }
+  console.log(`  mask candidates tried: ${tried}`);
+  if (found) {
+    const K = hkdf(found.M, null, 'Sealed Sender v2: K', 32);
+    for (const [an, aad] of Object.entries({ empty: Buffer.alloc(0), E: found.E33, 'version 0x22': Buffer.from([0x22]) })) {
+      let ok = false;
+      try {
+        ok = gcmSivDecrypt(K, Buffer.alloc(12), aad, found.ct).equals(Buffer.from(c2.serialize()));
+      } catch (e) {}
+      console.log(`  content: AES-256-GCM-SIV(K = HKDF(M, "Sealed Sender v2: K")), nonce 0, aad ${an}: ${ok ? 'MATCH' : 'no'}`);
+    }
+    const at = per.subarray(32, 48);
+    const dhs = agree(carol.identity.privateKey, S.PublicKey.deserialize(u8(A)));
+    const names = { E: found.E33, c: found.c, A, C };
+    const perms = [[]];
+    for (let d = 0; d < 4; d++) for (const p of perms.slice()) for (const n of Object.keys(names)) if (!p.includes(n)) perms.push([...p, n]);
+    let n = 0;
+    for (const p of perms) {
+      n++;
+      if (hkdf(Buffer.concat([dhs, ...p.map((x) => names[x])]), null, 'Sealed Sender v2: DH-sender', 16).equals(at)) console.log(`  MATCH at = HKDF(DH(a, B)‖${p.join('‖')}, "Sealed Sender v2: DH-sender")[..16]`);
+    }
+    console.log(`  at candidates tried: ${n}`);
+  }
+}
+
+const sections = { certs, usmc, v1, v2, validate, errors, sent, edges, hypotheses };
 
 (async () => {
   const which = process.argv[2] || 'all';
