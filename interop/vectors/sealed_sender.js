@@ -5,9 +5,10 @@
 // Run from the repository root after `npm ci` in interop/ (this script installs nothing):
 //     node interop/vectors/sealed_sender.js [output directory, default tests/vectors]
 //
-// Keys come from labels (fixedPrivate), so everything is reproducible except what the peer
-// randomizes: its XEdDSA signatures, its v1 ephemeral keys and its v2 random M. Those
-// parts are recorded as the peer made them, with what they must decrypt to.
+// Keys and the reference randomness come from labels (fixedPrivate, fixedBytes). What the
+// peer randomizes differs from run to run and is recorded as made: its XEdDSA signatures
+// (so the certificate bytes), the session messages inside the contents, its v1 ephemeral
+// keys and its v2 M. Every check below holds on every run; the bytes differ.
 //   peer_made:      the peer's own output (certificates, contents, envelopes, sent messages,
 //                   cuts), and the peer's own verdicts on them.
 //   reference_made: envelopes built here from fixed randomness by the reference code in
