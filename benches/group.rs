@@ -1,18 +1,19 @@
 //! Sender-key benchmarks. Two groups measure the batch verification side by side with
 //! one-by-one verification on the same inputs (criterion prints both; the ratio of
 //! their medians is the speed-up): bare signatures, and whole backlogs decrypted with
-//! `group_decrypt` versus `group_decrypt_batch`. A third puts one group message beside
+//! `Device::group_decrypt` versus `Device::group_decrypt_batch`. A third puts one group message beside
 //! its primitive floor. Numbers and the command are in docs/PERFORMANCE.md.
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use missive::crypto::{KeyPair, PublicKey, xeddsa};
-use missive::store::memory::InMemSenderKeyStore;
+use missive::store::memory::{BundleSpec, InMemSignalProtocolStore};
 use missive::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use std::hint::black_box;
 
 const GROUP: DistributionId = DistributionId::from_bytes([7; 16]);
+const NOW: Timestamp = Timestamp::from_millis(1_750_000_000_000);
 
 /// `n` signatures over 100-byte messages, from `keys` signers in turn.
 fn signatures(n: usize, keys: usize, rng: &mut ChaCha20Rng) -> Vec<(PublicKey, Vec<u8>, [u8; 64])> {
@@ -21,8 +22,8 @@ fn signatures(n: usize, keys: usize, rng: &mut ChaCha20Rng) -> Vec<(PublicKey, V
         .map(|i| {
             let k = &signers[i % keys];
             let m = vec![i as u8; 100];
-            let s = xeddsa::sign(&k.private_key, &m, rng);
-            (k.public_key, m, s)
+            let s = xeddsa::sign(k.private_key(), &m, rng);
+            (*k.public_key(), m, s)
         })
         .collect()
 }
@@ -57,25 +58,66 @@ fn batch_verification(c: &mut Criterion) {
     g.finish();
 }
 
+/// A sender and a receiver with a 1:1 session, over which the receiver got the
+/// sender's chain for `GROUP` (set-up, not measured).
+fn sender_and_receiver(
+    rng: &mut ChaCha20Rng,
+) -> (
+    Device<InMemSignalProtocolStore>,
+    Device<InMemSignalProtocolStore>,
+) {
+    let new_device = |name: &str, rng: &mut ChaCha20Rng| {
+        let store = InMemSignalProtocolStore::new(IdentityKeyPair::generate(rng), 1);
+        Device::new(ProtocolAddress::new(name, 1), store)
+    };
+    let mut sender = new_device("alice", rng);
+    let mut receiver = new_device("bob", rng);
+    let (from, to) = (sender.address().clone(), receiver.address().clone());
+    let bundle = receiver
+        .store_mut()
+        .generate_bundle(&BundleSpec::new(1), 1, NOW, rng);
+    sender
+        .process_prekey_bundle(&to, &bundle, NOW, rng)
+        .unwrap();
+    let d = sender.sender_key_distribution_message(GROUP, rng).unwrap();
+    for (_, carrier) in sender.distribute_sender_key(&d, &[to], NOW, rng) {
+        let carrier = carrier.unwrap();
+        let got = receiver
+            .decrypt(&from, carrier.message_type(), carrier.serialize(), rng)
+            .unwrap();
+        let d = SenderKeyDistributionMessage::deserialize(&got.plaintext).unwrap();
+        receiver
+            .process_sender_key_distribution_message(&got.sender, &d)
+            .unwrap();
+    }
+    (sender, receiver)
+}
+
 struct Backlog {
     sender: ProtocolAddress,
-    receiver: InMemSenderKeyStore,
+    receiver: Device<InMemSignalProtocolStore>,
     messages: Vec<SenderKeyMessage>,
+}
+
+impl Backlog {
+    /// A fresh copy of the receiver, before it read the backlog.
+    fn receiver(&self) -> Device<InMemSignalProtocolStore> {
+        Device::new(
+            self.receiver.address().clone(),
+            self.receiver.store().clone(),
+        )
+    }
 }
 
 /// A receiver that holds the sender's chain, and `n` messages of 100 bytes it has not
 /// read yet.
 fn backlog(n: usize, rng: &mut ChaCha20Rng) -> Backlog {
-    let sender = ProtocolAddress::new("alice", 1);
-    let mut sender_store = InMemSenderKeyStore::new();
-    let mut receiver = InMemSenderKeyStore::new();
-    let d = create_sender_key_distribution_message(&sender, GROUP, &mut sender_store, rng).unwrap();
-    process_sender_key_distribution_message(&sender, &d, &mut receiver).unwrap();
+    let (mut sender, receiver) = sender_and_receiver(rng);
     let messages = (0..n)
-        .map(|_| group_encrypt(&sender, GROUP, &[7; 100], &mut sender_store, rng).unwrap())
+        .map(|_| sender.group_encrypt(GROUP, &[7; 100], rng).unwrap())
         .collect();
     Backlog {
-        sender,
+        sender: sender.address().clone(),
         receiver,
         messages,
     }
@@ -89,12 +131,14 @@ fn backlog_decryption(c: &mut Criterion) {
         let label = format!("{n} messages of 100 B");
         g.throughput(Throughput::Elements(n as u64));
         g.bench_function(BenchmarkId::new("group_decrypt one-by-one", &label), |bn| {
+            // The receiver is returned, so that dropping its store is not timed.
             bn.iter_batched(
-                || b.receiver.clone(),
-                |mut store| {
+                || b.receiver(),
+                |mut receiver| {
                     for m in &b.messages {
-                        black_box(group_decrypt(m, &b.sender, &mut store).unwrap());
+                        black_box(receiver.group_decrypt(&b.sender, m).unwrap());
                     }
+                    receiver
                 },
                 BatchSize::LargeInput,
             )
@@ -103,8 +147,11 @@ fn backlog_decryption(c: &mut Criterion) {
             b.messages.iter().map(|m| (&b.sender, m)).collect();
         g.bench_function(BenchmarkId::new("group_decrypt_batch", &label), |bn| {
             bn.iter_batched(
-                || b.receiver.clone(),
-                |mut store| black_box(group_decrypt_batch(&refs, &mut store)),
+                || b.receiver(),
+                |mut receiver| {
+                    black_box(receiver.group_decrypt_batch(&refs));
+                    receiver
+                },
                 BatchSize::LargeInput,
             )
         });
@@ -115,17 +162,12 @@ fn backlog_decryption(c: &mut Criterion) {
 fn message(c: &mut Criterion) {
     let mut rng = ChaCha20Rng::seed_from_u64(3);
     let mut g = c.benchmark_group("group message");
-    let mut b = backlog(0, &mut rng);
-    let sender = b.sender.clone();
-    let mut sender_store = InMemSenderKeyStore::new();
-    let d = create_sender_key_distribution_message(&sender, GROUP, &mut sender_store, &mut rng)
-        .unwrap();
-    b.receiver = InMemSenderKeyStore::new();
-    process_sender_key_distribution_message(&sender, &d, &mut b.receiver).unwrap();
+    let (mut sender, mut receiver) = sender_and_receiver(&mut rng);
+    let from = sender.address().clone();
     g.bench_function("100 B: group_encrypt + group_decrypt", |bn| {
         bn.iter(|| {
-            let m = group_encrypt(&sender, GROUP, &[7; 100], &mut sender_store, &mut rng).unwrap();
-            black_box(group_decrypt(&m, &sender, &mut b.receiver).unwrap());
+            let m = sender.group_encrypt(GROUP, &[7; 100], &mut rng).unwrap();
+            black_box(receiver.group_decrypt(&from, &m).unwrap());
         })
     });
     let k = KeyPair::generate(&mut rng);
@@ -142,8 +184,8 @@ fn message(c: &mut Criterion) {
             let iv = [1u8; 16];
             let body = [5u8; 150];
             bn.iter(|| {
-                let sig = xeddsa::sign(&k.private_key, &body, &mut rng);
-                black_box(xeddsa::verify(&k.public_key, &body, &sig));
+                let sig = xeddsa::sign(k.private_key(), &body, &mut rng);
+                black_box(xeddsa::verify(k.public_key(), &body, &sig));
                 for i in 0..4u8 {
                     let mut m = <H as KeyInit>::new_from_slice(&key).unwrap();
                     m.update(&[i]);

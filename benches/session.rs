@@ -4,8 +4,7 @@
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use missive::crypto::{KemKeyPair, KemKeyType, KeyPair, xeddsa};
-use missive::store::memory::InMemSignalProtocolStore;
-use missive::store::{IdentityKeyStore, KyberPreKeyStore, PreKeyStore, SignedPreKeyStore};
+use missive::store::memory::{BundleSpec, InMemSignalProtocolStore};
 use missive::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -13,53 +12,18 @@ use std::hint::black_box;
 
 const NOW: Timestamp = Timestamp::from_millis(1_780_000_000_000);
 
-struct Party {
-    address: ProtocolAddress,
-    store: InMemSignalProtocolStore,
-}
+/// One device with the in-memory store.
+type Party = Device<InMemSignalProtocolStore>;
 
 fn party(name: &str, rng: &mut ChaCha20Rng) -> Party {
-    Party {
-        address: ProtocolAddress::new(name, 1),
-        store: InMemSignalProtocolStore::new(IdentityKeyPair::generate(rng), 7),
-    }
+    let store = InMemSignalProtocolStore::new(IdentityKeyPair::generate(rng), 7);
+    Device::new(ProtocolAddress::new(name, 1), store)
 }
 
+/// A v4 bundle of `p` (signed prekey, one-time Kyber prekey, one-time prekey).
 fn bundle(p: &mut Party, id: u32, rng: &mut ChaCha20Rng) -> PreKeyBundle {
-    let identity = p.store.identity_store.identity_key_pair().unwrap();
-    let spk = SignedPreKeyRecord::generate(SignedPreKeyId(id), 0, &identity, rng);
-    let opk = PreKeyRecord::generate(PreKeyId(id), rng);
-    let kyber = KyberPreKeyRecord::generate(
-        KemKeyType::Kyber1024,
-        KyberPreKeyId(id),
-        0,
-        false,
-        &identity,
-        rng,
-    );
-    p.store
-        .signed_pre_key_store
-        .save_signed_pre_key(&spk)
-        .unwrap();
-    p.store.pre_key_store.save_pre_key(&opk).unwrap();
-    p.store
-        .kyber_pre_key_store
-        .save_kyber_pre_key(&kyber)
-        .unwrap();
-    PreKeyBundle::new(
-        7,
-        1,
-        Some((opk.id(), *opk.public_key())),
-        spk.id(),
-        *spk.public_key(),
-        spk.signature().to_vec(),
-        *identity.identity_key(),
-        Some((
-            kyber.id(),
-            kyber.public_key().clone(),
-            kyber.signature().to_vec(),
-        )),
-    )
+    let spec = BundleSpec::new(id).with_one_time_pre_key();
+    p.store_mut().generate_bundle(&spec, 1, NOW, rng)
 }
 
 fn enc(
@@ -68,68 +32,37 @@ fn enc(
     pt: &[u8],
     rng: &mut ChaCha20Rng,
 ) -> CiphertextMessage {
-    encrypt(
-        pt,
-        to,
-        &from.address,
-        &mut from.store.session_store,
-        &mut from.store.identity_store,
-        NOW,
-        rng,
-    )
-    .unwrap()
+    from.encrypt(to, pt, NOW, rng).unwrap()
 }
 
+/// Decrypts an already parsed message (the numbers in docs/PERFORMANCE.md leave out
+/// parsing; `Device::decrypt` on the bytes adds it).
 fn dec(
     to: &mut Party,
     from: &ProtocolAddress,
     m: &CiphertextMessage,
     rng: &mut ChaCha20Rng,
 ) -> Vec<u8> {
-    let s = &mut to.store;
     match m {
-        CiphertextMessage::PreKey(p) => decrypt_prekey_message(
-            p,
-            from,
-            &to.address,
-            &mut s.session_store,
-            &mut s.identity_store,
-            &mut s.pre_key_store,
-            &s.signed_pre_key_store,
-            &mut s.kyber_pre_key_store,
-            rng,
-        ),
-        CiphertextMessage::Whisper(w) => decrypt_signal_message(
-            w,
-            from,
-            &to.address,
-            &mut s.session_store,
-            &mut s.identity_store,
-            rng,
-        ),
-        _ => unreachable!(),
+        CiphertextMessage::PreKey(p) => to.decrypt_prekey_message(from, p, rng),
+        CiphertextMessage::Whisper(w) => to.decrypt_signal_message(from, w, rng),
+        _ => unreachable!("a 1:1 session sends only these two kinds"),
     }
     .unwrap()
+    .plaintext
 }
 
 /// Two parties after one round trip.
 fn established(rng: &mut ChaCha20Rng) -> (Party, Party) {
     let mut alice = party("alice", rng);
     let mut bob = party("bob", rng);
-    let b = bundle(&mut bob, 1, rng);
-    process_prekey_bundle(
-        &b,
-        &bob.address,
-        &mut alice.store.session_store,
-        &mut alice.store.identity_store,
-        NOW,
-        rng,
-    )
-    .unwrap();
-    let m = enc(&mut alice, &bob.address.clone(), b"hi", rng);
-    dec(&mut bob, &alice.address.clone(), &m, rng);
-    let r = enc(&mut bob, &alice.address.clone(), b"hi", rng);
-    dec(&mut alice, &bob.address.clone(), &r, rng);
+    let (a, b) = (alice.address().clone(), bob.address().clone());
+    let bb = bundle(&mut bob, 1, rng);
+    alice.process_prekey_bundle(&b, &bb, NOW, rng).unwrap();
+    let m = enc(&mut alice, &b, b"hi", rng);
+    dec(&mut bob, &a, &m, rng);
+    let r = enc(&mut bob, &a, b"hi", rng);
+    dec(&mut alice, &b, &r, rng);
     (alice, bob)
 }
 
@@ -148,17 +81,12 @@ fn handshake(c: &mut Criterion) {
                 },
                 |(mut alice, mut bob, b)| {
                     let mut rng = ChaCha20Rng::seed_from_u64(2);
-                    process_prekey_bundle(
-                        &b,
-                        &bob.address,
-                        &mut alice.store.session_store,
-                        &mut alice.store.identity_store,
-                        NOW,
-                        &mut rng,
-                    )
-                    .unwrap();
-                    let m = enc(&mut alice, &bob.address.clone(), &[0; 100], &mut rng);
-                    black_box(dec(&mut bob, &alice.address.clone(), &m, &mut rng));
+                    let (a, bob_at) = (alice.address().clone(), bob.address().clone());
+                    alice
+                        .process_prekey_bundle(&bob_at, &b, NOW, &mut rng)
+                        .unwrap();
+                    let m = enc(&mut alice, &bob_at, &[0; 100], &mut rng);
+                    black_box(dec(&mut bob, &a, &m, &mut rng));
                 },
                 BatchSize::SmallInput,
             )
@@ -169,26 +97,26 @@ fn handshake(c: &mut Criterion) {
     let kp = KeyPair::generate(&mut rng);
     let other = KeyPair::generate(&mut rng);
     let kem = KemKeyPair::generate(KemKeyType::Kyber1024, &mut rng);
-    let sig = xeddsa::sign(&kp.private_key, &kp.public_key.serialize(), &mut rng);
+    let sig = xeddsa::sign(kp.private_key(), &kp.public_key().serialize(), &mut rng);
     g.bench_function(
         "floor: 2 verify + 11 X25519 + 2 keygen + Kyber encaps/decaps",
         |bn| {
             bn.iter(|| {
                 for _ in 0..2 {
                     black_box(xeddsa::verify(
-                        &kp.public_key,
-                        &other.public_key.serialize(),
+                        kp.public_key(),
+                        &other.public_key().serialize(),
                         &sig,
                     ));
                 }
                 for _ in 0..11 {
-                    black_box(kp.private_key.diffie_hellman(&other.public_key).unwrap());
+                    black_box(kp.private_key().diffie_hellman(other.public_key()).unwrap());
                 }
                 for _ in 0..2 {
                     black_box(KeyPair::generate(&mut rng));
                 }
-                let (ct, _) = kem.public_key.encapsulate(&mut rng);
-                black_box(kem.secret_key.decapsulate(&ct).unwrap());
+                let (ct, _) = kem.public_key().encapsulate(&mut rng);
+                black_box(kem.secret_key().decapsulate(&ct).unwrap());
             })
         },
     );
@@ -199,7 +127,7 @@ fn messages(c: &mut Criterion) {
     let mut rng = ChaCha20Rng::seed_from_u64(3);
     let mut g = c.benchmark_group("message");
     let (mut alice, mut bob) = established(&mut rng);
-    let (a, b) = (alice.address.clone(), bob.address.clone());
+    let (a, b) = (alice.address().clone(), bob.address().clone());
     g.bench_function("100 B same chain: encrypt + decrypt", |bn| {
         bn.iter(|| {
             let m = enc(&mut alice, &b, &[7; 100], &mut rng);
@@ -271,8 +199,8 @@ fn messages(c: &mut Criterion) {
     g.bench_function("floor, ratchet step: keygen + 2 X25519", |bn| {
         bn.iter(|| {
             black_box(KeyPair::generate(&mut rng));
-            black_box(x.private_key.diffie_hellman(&y.public_key).unwrap());
-            black_box(x.private_key.diffie_hellman(&y.public_key).unwrap());
+            black_box(x.private_key().diffie_hellman(y.public_key()).unwrap());
+            black_box(x.private_key().diffie_hellman(y.public_key()).unwrap());
         })
     });
     g.finish();

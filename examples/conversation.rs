@@ -3,47 +3,44 @@
 //!
 //! Everything a real app would do is here, minus the network: Bob publishes a prekey
 //! bundle, Alice starts a session from it, and the two pass serialized bytes around.
+//! Each person is one [`Device`]: their address, their store and the protocol
+//! operations, each of which commits its writes to the store at once.
 
-use missive::crypto::KemKeyType;
-use missive::store::memory::InMemSignalProtocolStore;
-use missive::store::{IdentityKeyStore, KyberPreKeyStore, PreKeyStore, SignedPreKeyStore};
+use missive::store::memory::{BundleSpec, InMemSignalProtocolStore};
 use missive::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
+/// What travels over the network for a 1:1 message: its type and its bytes.
+#[derive(Clone)]
+struct Envelope {
+    kind: CiphertextMessageType,
+    bytes: Vec<u8>,
+}
+
 struct Person {
     name: &'static str,
-    address: ProtocolAddress,
-    store: InMemSignalProtocolStore,
+    device: Device<InMemSignalProtocolStore>,
 }
 
 impl Person {
     fn new(name: &'static str, uuid: &str, rng: &mut ChaCha20Rng) -> Self {
-        let identity = IdentityKeyPair::generate(rng);
+        let store = InMemSignalProtocolStore::new(IdentityKeyPair::generate(rng), 1234);
         Person {
             name,
-            address: ProtocolAddress::new(uuid, 1),
-            store: InMemSignalProtocolStore::new(identity, 1234),
+            device: Device::new(ProtocolAddress::new(uuid, 1), store),
         }
     }
 
-    fn send(
-        &mut self,
-        to: &Person,
-        text: &str,
-        now: Timestamp,
-        rng: &mut ChaCha20Rng,
-    ) -> CiphertextMessage {
-        let m = encrypt(
-            text.as_bytes(),
-            &to.address,
-            &self.address,
-            &mut self.store.session_store,
-            &mut self.store.identity_store,
-            now,
-            rng,
-        )
-        .expect("encrypt");
+    fn address(&self) -> &ProtocolAddress {
+        self.device.address()
+    }
+
+    fn send(&mut self, to: &Person, text: &str, now: Timestamp, rng: &mut ChaCha20Rng) -> Envelope {
+        let m = self
+            .device
+            .encrypt(to.address(), text.as_bytes(), now, rng)
+            .expect("encrypt");
         let kind = match m.message_type() {
             CiphertextMessageType::PreKey => "PreKeySignalMessage",
             _ => "SignalMessage",
@@ -53,38 +50,26 @@ impl Person {
             self.name,
             m.serialize().len()
         );
-        m
+        Envelope {
+            kind: m.message_type(),
+            bytes: m.serialize().to_vec(),
+        }
     }
 
-    fn receive(&mut self, from: &Person, m: &CiphertextMessage, rng: &mut ChaCha20Rng) {
-        let result = match m {
-            CiphertextMessage::PreKey(p) => decrypt_prekey_message(
-                p,
-                &from.address,
-                &self.address,
-                &mut self.store.session_store,
-                &mut self.store.identity_store,
-                &mut self.store.pre_key_store,
-                &self.store.signed_pre_key_store,
-                &mut self.store.kyber_pre_key_store,
-                rng,
-            ),
-            CiphertextMessage::Whisper(w) => decrypt_signal_message(
-                w,
-                &from.address,
-                &self.address,
-                &mut self.store.session_store,
-                &mut self.store.identity_store,
-                rng,
-            ),
-            _ => unreachable!("a 1:1 session sends only these two kinds"),
-        };
-        match result {
-            Ok(pt) => println!(
-                "  {:>5} reads {:?}",
-                self.name,
-                String::from_utf8_lossy(&pt)
-            ),
+    fn receive(&mut self, from: &Person, m: &Envelope, rng: &mut ChaCha20Rng) {
+        match self.device.decrypt(from.address(), m.kind, &m.bytes, rng) {
+            Ok(got) => {
+                println!(
+                    "  {:>5} reads {:?}",
+                    self.name,
+                    String::from_utf8_lossy(&got.plaintext)
+                );
+                // The first message from someone stores their identity (trust on first
+                // use); a changed one is what an app shows as "safety number changed".
+                if let IdentityChange::Replaced { .. } = got.identity_change {
+                    println!("  {:>5}: {}'s safety number changed!", self.name, from.name);
+                }
+            }
             Err(e) => println!("  {:>5} refuses it: {e}", self.name),
         }
     }
@@ -100,60 +85,28 @@ fn main() {
     println!(
         "1. Bob publishes a prekey bundle: a signed EC prekey, a Kyber1024 prekey and a one-time prekey."
     );
-    let bob_identity = bob.store.identity_store.identity_key_pair().unwrap();
-    let spk =
-        SignedPreKeyRecord::generate(SignedPreKeyId(1), now.as_millis(), &bob_identity, &mut rng);
-    let kyber = KyberPreKeyRecord::generate(
-        KemKeyType::Kyber1024,
-        KyberPreKeyId(1),
-        now.as_millis(),
-        true,
-        &bob_identity,
-        &mut rng,
-    );
-    let one_time = PreKeyRecord::generate(PreKeyId(1), &mut rng);
-    bob.store
-        .signed_pre_key_store
-        .save_signed_pre_key(&spk)
-        .unwrap();
-    bob.store
-        .kyber_pre_key_store
-        .save_kyber_pre_key(&kyber)
-        .unwrap();
-    bob.store.pre_key_store.save_pre_key(&one_time).unwrap();
-    let bundle = PreKeyBundle::new(
-        1234,
-        1,
-        Some((one_time.id(), *one_time.public_key())),
-        spk.id(),
-        *spk.public_key(),
-        spk.signature().to_vec(),
-        *bob_identity.identity_key(),
-        Some((
-            kyber.id(),
-            kyber.public_key().clone(),
-            kyber.signature().to_vec(),
-        )),
-    );
+    // The store keeps the private halves; the bundle is what goes to the server.
+    let spec = BundleSpec::new(1)
+        .with_one_time_pre_key()
+        .with_last_resort_kyber_pre_key();
+    let bundle = bob
+        .device
+        .store_mut()
+        .generate_bundle(&spec, 1, now, &mut rng);
     println!("   bundle: {} bytes serialized", bundle.serialize().len());
 
     println!("2. Alice fetches it, checks both signatures and runs PQXDH.");
-    process_prekey_bundle(
-        &bundle,
-        &bob.address,
-        &mut alice.store.session_store,
-        &mut alice.store.identity_store,
-        now,
-        &mut rng,
-    )
-    .expect("process bundle");
+    alice
+        .device
+        .process_prekey_bundle(bob.address(), &bundle, now, &mut rng)
+        .expect("process bundle");
 
     println!("3. Alice writes first. Until Bob answers, her messages carry the PQXDH parameters.");
     let m1 = alice.send(&bob, "Hi Bob! This is our first message.", now, &mut rng);
     bob.receive(&alice, &m1, &mut rng);
     println!(
         "   Bob's one-time prekey is now deleted: {} left.",
-        bob.store.pre_key_store.len()
+        bob.device.store().pre_key_store.len()
     );
 
     println!("4. Bob answers; Alice's next message starts a new ratchet step.");
@@ -181,12 +134,9 @@ fn main() {
 
     println!("9. Someone flips one bit of Bob's next message on the way.");
     let r3 = bob.send(&alice, "Good night.", now, &mut rng);
-    let mut tampered = r3.serialize().to_vec();
-    tampered[10] ^= 1;
-    match SignalMessage::deserialize(&tampered) {
-        Ok(t) => alice.receive(&bob, &CiphertextMessage::Whisper(t), &mut rng),
-        Err(e) => println!("  Alice cannot even parse it: {e}"),
-    }
+    let mut tampered = r3.clone();
+    tampered.bytes[10] ^= 1;
+    alice.receive(&bob, &tampered, &mut rng);
     println!("   ...and the real one still decrypts:");
     alice.receive(&bob, &r3, &mut rng);
 

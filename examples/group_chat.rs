@@ -6,9 +6,7 @@
 //! As in `conversation.rs`, everything an app does is here except the network: the
 //! "server" is a function call that hands the same group ciphertext to every member.
 
-use missive::crypto::KemKeyType;
-use missive::store::memory::InMemSignalProtocolStore;
-use missive::store::{IdentityKeyStore, KyberPreKeyStore, PreKeyStore, SignedPreKeyStore};
+use missive::store::memory::{BundleSpec, InMemSignalProtocolStore};
 use missive::*;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -17,87 +15,30 @@ const NOW: Timestamp = Timestamp::from_millis(1_780_000_000_000);
 
 struct Person {
     name: &'static str,
-    address: ProtocolAddress,
-    store: InMemSignalProtocolStore,
+    device: Device<InMemSignalProtocolStore>,
     next_prekey_id: u32,
 }
 
 impl Person {
     fn new(name: &'static str, uuid: &str, rng: &mut ChaCha20Rng) -> Self {
+        let store = InMemSignalProtocolStore::new(IdentityKeyPair::generate(rng), 1000);
         Person {
             name,
-            address: ProtocolAddress::new(uuid, 1),
-            store: InMemSignalProtocolStore::new(IdentityKeyPair::generate(rng), 1000),
+            device: Device::new(ProtocolAddress::new(uuid, 1), store),
             next_prekey_id: 1,
         }
     }
 
-    /// A fresh prekey bundle, as the server would hand it to one peer.
-    fn bundle(&mut self, rng: &mut ChaCha20Rng) -> PreKeyBundle {
-        let id = self.next_prekey_id;
-        self.next_prekey_id += 1;
-        let identity = self.store.identity_store.identity_key_pair().unwrap();
-        let spk = SignedPreKeyRecord::generate(SignedPreKeyId(id), NOW.as_millis(), &identity, rng);
-        let kyber = KyberPreKeyRecord::generate(
-            KemKeyType::Kyber1024,
-            KyberPreKeyId(id),
-            NOW.as_millis(),
-            false,
-            &identity,
-            rng,
-        );
-        let one_time = PreKeyRecord::generate(PreKeyId(id), rng);
-        let s = &mut self.store;
-        s.signed_pre_key_store.save_signed_pre_key(&spk).unwrap();
-        s.kyber_pre_key_store.save_kyber_pre_key(&kyber).unwrap();
-        s.pre_key_store.save_pre_key(&one_time).unwrap();
-        PreKeyBundle::new(
-            1000,
-            1,
-            Some((one_time.id(), *one_time.public_key())),
-            spk.id(),
-            *spk.public_key(),
-            spk.signature().to_vec(),
-            *identity.identity_key(),
-            Some((
-                kyber.id(),
-                kyber.public_key().clone(),
-                kyber.signature().to_vec(),
-            )),
-        )
+    fn address(&self) -> &ProtocolAddress {
+        self.device.address()
     }
 
-    /// Decrypts a 1:1 message from `from`.
-    fn receive_direct(
-        &mut self,
-        from: &ProtocolAddress,
-        m: &CiphertextMessage,
-        rng: &mut ChaCha20Rng,
-    ) -> Vec<u8> {
-        let s = &mut self.store;
-        match m {
-            CiphertextMessage::PreKey(p) => decrypt_prekey_message(
-                p,
-                from,
-                &self.address,
-                &mut s.session_store,
-                &mut s.identity_store,
-                &mut s.pre_key_store,
-                &s.signed_pre_key_store,
-                &mut s.kyber_pre_key_store,
-                rng,
-            ),
-            CiphertextMessage::Whisper(w) => decrypt_signal_message(
-                w,
-                from,
-                &self.address,
-                &mut s.session_store,
-                &mut s.identity_store,
-                rng,
-            ),
-            _ => unreachable!("a 1:1 session sends only these two kinds"),
-        }
-        .expect("1:1 decrypt")
+    /// A fresh prekey bundle (signed prekey, Kyber prekey, one-time prekey), as the
+    /// server would hand it to one peer.
+    fn bundle(&mut self, rng: &mut ChaCha20Rng) -> PreKeyBundle {
+        let spec = BundleSpec::new(self.next_prekey_id).with_one_time_pre_key();
+        self.next_prekey_id += 1;
+        self.device.store_mut().generate_bundle(&spec, 1, NOW, rng)
     }
 
     fn say(
@@ -106,14 +47,10 @@ impl Person {
         text: &str,
         rng: &mut ChaCha20Rng,
     ) -> SenderKeyMessage {
-        let m = group_encrypt(
-            &self.address,
-            group,
-            text.as_bytes(),
-            &mut self.store.sender_key_store,
-            rng,
-        )
-        .expect("group_encrypt");
+        let m = self
+            .device
+            .group_encrypt(group, text.as_bytes(), rng)
+            .expect("group_encrypt");
         println!(
             "  {:>5} says {text:?}: one {}-byte SenderKeyMessage (chain {}, iteration {}) for everyone",
             self.name,
@@ -125,7 +62,7 @@ impl Person {
     }
 
     fn read(&mut self, from: &Person, m: &SenderKeyMessage) {
-        match group_decrypt(m, &from.address, &mut self.store.sender_key_store) {
+        match self.device.group_decrypt(from.address(), m) {
             Ok(pt) => println!(
                 "  {:>5} reads {:?}",
                 self.name,
@@ -146,49 +83,36 @@ fn hand_out(
     rng: &mut ChaCha20Rng,
 ) {
     for &r in to {
-        let remote = people[r].address.clone();
-        let has_session = {
-            use missive::store::SessionStore;
-            people[sender]
-                .store
-                .session_store
-                .load_session(&remote)
-                .unwrap()
-                .is_some()
-        };
+        let remote = people[r].address().clone();
+        let store = people[sender].device.store();
+        let has_session = store.session_store.session(&remote).is_some();
         if !has_session {
             let bundle = people[r].bundle(rng);
-            let s = &mut people[sender].store;
-            process_prekey_bundle(
-                &bundle,
-                &remote,
-                &mut s.session_store,
-                &mut s.identity_store,
-                NOW,
-                rng,
-            )
-            .expect("bundle");
+            people[sender]
+                .device
+                .process_prekey_bundle(&remote, &bundle, NOW, rng)
+                .expect("bundle");
         }
     }
-    let members: Vec<ProtocolAddress> = to.iter().map(|&r| people[r].address.clone()).collect();
-    let local = people[sender].address.clone();
-    let s = &mut people[sender].store;
-    let sent = distribute_sender_key(
-        distribution,
-        &members,
-        &local,
-        &mut s.session_store,
-        &mut s.identity_store,
-        NOW,
-        rng,
-    );
+    let members: Vec<ProtocolAddress> = to.iter().map(|&r| people[r].address().clone()).collect();
+    let local = people[sender].address().clone();
+    let sent = people[sender]
+        .device
+        .distribute_sender_key(distribution, &members, NOW, rng);
     for ((member, carried), &r) in sent.into_iter().zip(to) {
         let carried = carried.expect("1:1 encrypt");
-        assert_eq!(member, people[r].address);
-        let bytes = people[r].receive_direct(&local, &carried, rng);
-        let d = SenderKeyDistributionMessage::deserialize(&bytes).expect("distribution");
-        // The sender's address comes from the 1:1 session that carried it.
-        process_sender_key_distribution_message(&local, &d, &mut people[r].store.sender_key_store)
+        assert_eq!(&member, people[r].address());
+        // The member's receive path: decrypt the 1:1 message, read the distribution
+        // message it carries, and process it under the sender that the 1:1 session
+        // authenticated (never under an address taken from anywhere else).
+        let device = &mut people[r].device;
+        let received = device
+            .decrypt(&local, carried.message_type(), carried.serialize(), rng)
+            .expect("1:1 decrypt");
+        let d =
+            SenderKeyDistributionMessage::deserialize(&received.plaintext).expect("distribution");
+        device
+            .process_sender_key_distribution_message(&received.sender, &d)
             .expect("process");
     }
     println!(
@@ -217,14 +141,10 @@ fn main() {
 
     println!("1. Group {group}: everyone starts a chain and hands it to the three others.");
     for s in everyone {
-        let address = people[s].address.clone();
-        let d = create_sender_key_distribution_message(
-            &address,
-            group,
-            &mut people[s].store.sender_key_store,
-            &mut rng,
-        )
-        .expect("create");
+        let d = people[s]
+            .device
+            .sender_key_distribution_message(group, &mut rng)
+            .expect("create");
         let others: Vec<usize> = everyone.into_iter().filter(|&r| r != s).collect();
         hand_out(&mut people, s, &others, &d, &mut rng);
     }
@@ -244,21 +164,18 @@ fn main() {
     println!(
         "4. Dave leaves. Alice, Bob and Carol rotate: new chains, handed to the other two only."
     );
-    let dave = people[3].address.clone();
+    let dave = people[3].address().clone();
     for s in [0, 1, 2] {
-        let address = people[s].address.clone();
-        let d = rotate_sender_key(
-            &address,
-            group,
-            &mut people[s].store.sender_key_store,
-            &mut rng,
-        )
-        .expect("rotate");
+        let d = people[s]
+            .device
+            .rotate_sender_key(group, &mut rng)
+            .expect("rotate");
         let others: Vec<usize> = [0, 1, 2].into_iter().filter(|&r| r != s).collect();
         hand_out(&mut people, s, &others, &d, &mut rng);
         // And nobody keeps reading Dave.
         people[s]
-            .store
+            .device
+            .store_mut()
             .sender_key_store
             .remove_sender_key(&dave, group);
     }

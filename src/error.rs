@@ -108,16 +108,78 @@ pub enum MisuseError {
     InvalidArgument,
     /// The record is not in a state that allows this call.
     InvalidState,
+    /// The caller's random number generator kept returning values already in use (a
+    /// broken or constant RNG); missive stops after a few draws instead of looping.
+    BadRng,
 }
 
-/// A store callback failed; the operation was not committed.
+/// The caller's store failed; the operation was not committed, and every record is as
+/// it was. Carries an optional code of the app's own (an SQLite result code, an errno)
+/// so that the app can tell its failures apart.
+///
+/// ```
+/// use missive::{StoreError, StoreErrorKind};
+/// let e = StoreError::write().with_code(13); // SQLITE_FULL
+/// assert_eq!(e.kind(), StoreErrorKind::Write);
+/// assert_eq!(e.code(), Some(13));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreError {
+    kind: StoreErrorKind,
+    code: Option<i64>,
+}
+
+/// What kind of store failure a [`StoreError`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum StoreError {
+pub enum StoreErrorKind {
     /// The store could not read.
     Read,
-    /// The store could not write.
+    /// The store could not write (a failed commit: nothing was written).
     Write,
+    /// The change set no longer fits the store (a record changed since the operation
+    /// read it, or a one-time key it consumes is gone): nothing was written; retry the
+    /// operation.
+    Conflict,
+}
+
+impl StoreError {
+    /// A failed read.
+    pub const fn read() -> Self {
+        StoreError {
+            kind: StoreErrorKind::Read,
+            code: None,
+        }
+    }
+    /// A failed write.
+    pub const fn write() -> Self {
+        StoreError {
+            kind: StoreErrorKind::Write,
+            code: None,
+        }
+    }
+    /// A change set that no longer fits the store.
+    pub const fn conflict() -> Self {
+        StoreError {
+            kind: StoreErrorKind::Conflict,
+            code: None,
+        }
+    }
+    /// The same error carrying the app's own code.
+    pub const fn with_code(self, code: i64) -> Self {
+        StoreError {
+            kind: self.kind,
+            code: Some(code),
+        }
+    }
+    /// The kind of failure.
+    pub const fn kind(&self) -> StoreErrorKind {
+        self.kind
+    }
+    /// The app's code, if it gave one.
+    pub const fn code(&self) -> Option<i64> {
+        self.code
+    }
 }
 
 /// A scanned safety number (scannable fingerprint) does not match ours.
@@ -224,16 +286,22 @@ impl fmt::Display for MisuseError {
         f.write_str(match self {
             MisuseError::InvalidArgument => "invalid argument",
             MisuseError::InvalidState => "invalid state for this call",
+            MisuseError::BadRng => "the random number generator repeats itself",
         })
     }
 }
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            StoreError::Read => "store read failed",
-            StoreError::Write => "store write failed",
-        })
+        f.write_str(match self.kind {
+            StoreErrorKind::Read => "store read failed",
+            StoreErrorKind::Write => "store write failed",
+            StoreErrorKind::Conflict => "change set no longer fits the store",
+        })?;
+        match self.code {
+            Some(c) => write!(f, " (code {c})"),
+            None => Ok(()),
+        }
     }
 }
 

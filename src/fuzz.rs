@@ -5,20 +5,22 @@
 //! fuzzers can check round trips, and a cheap way for a sender to skip ahead in its chain.
 //! Nothing here is needed to use missive.
 //!
-//! No `cfg(fuzzing)` code exists anywhere in missive: the library never draws randomness
-//! of its own (the caller passes the RNG), so the fuzz targets drive it with a seeded
-//! ChaCha RNG and reach past MACs and signatures by playing both honest parties.
+//! Compiled only with the non-default `fuzzing-hooks` feature (the fuzz crate and
+//! missive's own tests turn it on), so no app build contains it. Nothing else changes
+//! under fuzzing: the library never draws randomness of its own (the caller passes the
+//! RNG), so the fuzz targets drive it with a seeded ChaCha RNG and reach past MACs and
+//! signatures by playing both honest parties.
 
 use alloc::vec::Vec;
 use core::fmt;
 
 use zeroize::Zeroizing;
 
-use crate::address::ProtocolAddress;
+use crate::device::Device;
 use crate::error::{DecodeError, Error, MisuseError};
 use crate::group::{DistributionId, SenderKeyDistributionMessage, SenderKeyMessage};
 use crate::ratchet::spqr::{self, Role};
-use crate::store::SenderKeyStore;
+use crate::store::ProtocolStore;
 use crate::wire::{PreKeySignalMessage, SignalMessage};
 
 /// A decoded SPQR (`pq_ratchet`) field: see `docs/PROTOCOL.md` §5.1.
@@ -134,21 +136,22 @@ pub fn reencode_sender_key_distribution_message(
 }
 
 /// Advances our sending chain for `distribution_id` by `count` iterations, exactly as
-/// `count` calls to [`group_encrypt`](crate::group_encrypt) whose messages are lost
-/// would, without making (and signing) them: one HMAC per iteration instead of a
-/// signature, so that the group fuzz target reaches the forward-jump and stored-key
-/// bounds in a few milliseconds. Fails as `group_encrypt` does, leaving the record as
-/// it was, when there is no chain of ours to send on or it would run out.
-pub fn skip_sender_messages(
-    sender: &ProtocolAddress,
+/// `count` calls to [`Device::group_encrypt`] whose messages are lost would, without
+/// making (and signing) them: one HMAC per iteration instead of a signature, so that
+/// the group fuzz target reaches the forward-jump and stored-key bounds in a few
+/// milliseconds. Fails as `group_encrypt` does, leaving the record as it was, when there
+/// is no chain of ours to send on or it would run out.
+pub fn skip_sender_messages<S: ProtocolStore>(
+    device: &mut Device<S>,
     distribution_id: DistributionId,
     count: u32,
-    store: &mut dyn SenderKeyStore,
 ) -> Result<(), Error> {
-    let mut record = store
-        .load_sender_key(sender, distribution_id)?
+    let local = device.address().clone();
+    let record = device
+        .store()
+        .sender_key(&local, distribution_id)?
         .ok_or(MisuseError::InvalidState)?;
-    let state = record.states.front_mut().ok_or(MisuseError::InvalidState)?;
+    let state = record.states.front().ok_or(MisuseError::InvalidState)?;
     if state.signing_private.is_none() {
         return Err(MisuseError::InvalidState.into());
     }
@@ -156,7 +159,19 @@ pub fn skip_sender_messages(
     for _ in 0..count {
         chain_key = chain_key.next().ok_or(MisuseError::InvalidState)?;
     }
-    state.chain_key = chain_key;
-    store.store_sender_key(sender, distribution_id, &record)?;
+    let change = crate::group::SenderKeyChange {
+        kind: crate::group::record::SenderKeyChangeKind::Advance {
+            chain_id: state.chain_id,
+            signing_key: state.signing_key,
+            chain_key,
+            delta: crate::ratchet::skipped::KeysDelta::default(),
+        },
+    };
+    drop(record);
+    let changes = crate::store::ChangeSet {
+        sender_key: Some((local, distribution_id, change)),
+        ..crate::store::ChangeSet::default()
+    };
+    device.store_mut().commit(changes)?;
     Ok(())
 }

@@ -3,8 +3,8 @@
 //!
 //! **Not for apps.** Nothing here is misuse-resistant: keys go in as plain arrays,
 //! nothing is single-use, nothing checks where a key came from. A messenger
-//! needs none of it: the session API ([`encrypt`](crate::encrypt),
-//! [`decrypt_signal_message`](crate::decrypt_signal_message), …) runs these steps in
+//! needs none of it: the session API ([`Device::encrypt`](crate::Device::encrypt),
+//! [`Device::decrypt`](crate::Device::decrypt), …) runs these steps in
 //! the right order. Enabled by the `hazmat` feature; its surface may change in any
 //! release.
 //!

@@ -8,52 +8,45 @@
 //! The core is sans-IO: the caller passes the random number generator, the current time
 //! and its stores. Nothing here reads a clock, an OS RNG, a file or a socket.
 //!
+//! # The shape of the API
+//!
+//! A [`Device`] holds our address, a [`ProtocolStore`] and a [`Config`]; every protocol
+//! operation is one of its methods. Each operation reads what it needs, computes, and
+//! then commits every write it makes (session, identity, consumed prekeys, sender keys)
+//! as one [`ChangeSet`] in one call to [`ProtocolStore::commit`], which a store makes
+//! atomic. If anything fails, the store included, every record is as it was.
+//!
 //! # Example: a v4 session
 //!
 //! ```
-//! use missive::crypto::KemKeyType;
-//! use missive::store::memory::InMemSignalProtocolStore;
-//! use missive::store::{KyberPreKeyStore, SignedPreKeyStore};
+//! use missive::store::memory::{BundleSpec, InMemSignalProtocolStore};
 //! use missive::*;
 //! use rand_core::SeedableRng;
 //!
 //! # fn main() -> Result<(), missive::Error> {
 //! let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1); // an app passes its OS RNG
 //! let now = Timestamp::from_millis(1_780_000_000_000);
-//! let alice = ProtocolAddress::new("9d0652a3-dcc3-4d11-975f-74d61598733f", 1);
-//! let bob = ProtocolAddress::new("796abedb-ca4e-4f18-8803-1fde5b921f9f", 1);
-//! let mut a = InMemSignalProtocolStore::new(IdentityKeyPair::generate(&mut rng), 11);
-//! let bob_id = IdentityKeyPair::generate(&mut rng);
-//! let mut b = InMemSignalProtocolStore::new(bob_id.clone(), 22);
+//! let alice_at = ProtocolAddress::new("9d0652a3-dcc3-4d11-975f-74d61598733f", 1);
+//! let bob_at = ProtocolAddress::new("796abedb-ca4e-4f18-8803-1fde5b921f9f", 1);
+//! let new_store = |rng: &mut _, reg| InMemSignalProtocolStore::new(IdentityKeyPair::generate(rng), reg);
+//! let mut alice = Device::new(alice_at.clone(), new_store(&mut rng, 11));
+//! let mut bob = Device::new(bob_at.clone(), new_store(&mut rng, 22));
 //!
 //! // Bob publishes a bundle: a signed prekey and a signed Kyber prekey.
-//! let spk = SignedPreKeyRecord::generate(SignedPreKeyId(1), now.as_millis(), &bob_id, &mut rng);
-//! let kyber = KyberPreKeyRecord::generate(
-//!     KemKeyType::Kyber1024, KyberPreKeyId(1), now.as_millis(), true, &bob_id, &mut rng);
-//! b.signed_pre_key_store.save_signed_pre_key(&spk)?;
-//! b.kyber_pre_key_store.save_kyber_pre_key(&kyber)?;
-//! let bundle = PreKeyBundle::new(
-//!     22, 1, None, spk.id(), *spk.public_key(), spk.signature().to_vec(),
-//!     *bob_id.identity_key(),
-//!     Some((kyber.id(), kyber.public_key().clone(), kyber.signature().to_vec())),
-//! );
+//! let bundle = bob.store_mut().generate_bundle(&BundleSpec::new(1), 1, now, &mut rng);
 //!
 //! // Alice runs PQXDH and writes first.
-//! process_prekey_bundle(&bundle, &bob, &mut a.session_store, &mut a.identity_store, now, &mut rng)?;
-//! let msg = encrypt(b"hello", &bob, &alice, &mut a.session_store, &mut a.identity_store, now, &mut rng)?;
-//! let bytes = msg.serialize().to_vec(); // what goes on the wire, with msg.message_type()
+//! alice.process_prekey_bundle(&bob_at, &bundle, now, &mut rng)?;
+//! let msg = alice.encrypt(&bob_at, b"hello", now, &mut rng)?;
+//! // What goes on the wire: msg.message_type() and msg.serialize().
 //!
 //! // Bob receives a prekey message and answers on the new session.
-//! let received = PreKeySignalMessage::deserialize(&bytes)?;
-//! let plaintext = decrypt_prekey_message(
-//!     &received, &alice, &bob, &mut b.session_store, &mut b.identity_store,
-//!     &mut b.pre_key_store, &b.signed_pre_key_store, &mut b.kyber_pre_key_store, &mut rng)?;
-//! assert_eq!(plaintext, b"hello");
-//! let reply = encrypt(b"hi", &alice, &bob, &mut b.session_store, &mut b.identity_store, now, &mut rng)?;
-//! let reply = SignalMessage::deserialize(reply.serialize())?;
-//! let plaintext = decrypt_signal_message(
-//!     &reply, &bob, &alice, &mut a.session_store, &mut a.identity_store, &mut rng)?;
-//! assert_eq!(plaintext, b"hi");
+//! let got = bob.decrypt(&alice_at, msg.message_type(), msg.serialize(), &mut rng)?;
+//! assert_eq!(got.plaintext, b"hello");
+//! assert_eq!(got.identity_change, IdentityChange::New); // trust on first use
+//! let reply = bob.encrypt(&alice_at, b"hi", now, &mut rng)?;
+//! let got = alice.decrypt(&bob_at, reply.message_type(), reply.serialize(), &mut rng)?;
+//! assert_eq!(got.plaintext, b"hi");
 //! # Ok(())
 //! # }
 //! ```
@@ -89,10 +82,14 @@ extern crate alloc;
 pub mod crypto;
 mod error;
 
-pub use error::{DecodeError, Error, FingerprintError, MisuseError, ProtocolError, StoreError};
+pub use error::{
+    DecodeError, Error, FingerprintError, MisuseError, ProtocolError, StoreError, StoreErrorKind,
+};
 
 #[cfg(feature = "alloc")]
 mod address;
+#[cfg(feature = "alloc")]
+mod device;
 pub mod fingerprint;
 #[cfg(feature = "alloc")]
 pub mod group;
@@ -111,34 +108,35 @@ pub mod session;
 pub mod store;
 pub mod wire;
 
-#[cfg(feature = "alloc")]
+#[cfg(all(feature = "alloc", feature = "fuzzing-hooks"))]
 #[doc(hidden)]
 #[path = "fuzz.rs"]
 pub mod __fuzz;
 
 #[cfg(feature = "alloc")]
 pub use address::ProtocolAddress;
+#[cfg(feature = "alloc")]
+pub use device::{Config, Device};
 pub use fingerprint::{DisplayableFingerprint, Fingerprint, ScannableFingerprint};
 #[cfg(feature = "alloc")]
 pub use group::{
     DistributionId, MAX_SENDER_KEY_FORWARD_JUMP, MAX_SENDER_KEY_STATES, MAX_SENDER_MESSAGE_KEYS,
-    SenderKeyDistributionMessage, SenderKeyMessage, SenderKeyRecord,
-    create_sender_key_distribution_message, distribute_sender_key, group_decrypt,
-    group_decrypt_batch, group_encrypt, process_sender_key_distribution_message, rotate_sender_key,
+    SenderKeyChange, SenderKeyDistributionMessage, SenderKeyMessage, SenderKeyRecord,
 };
 pub use keys::{IdentityKey, IdentityKeyPair};
 #[cfg(feature = "alloc")]
 pub use keys::{
-    KyberPreKeyId, KyberPreKeyRecord, PreKeyBundle, PreKeyId, PreKeyRecord, SignedPreKeyId,
-    SignedPreKeyRecord,
+    KyberPreKeyId, KyberPreKeyLifetime, KyberPreKeyRecord, PreKeyBundle, PreKeyId, PreKeyRecord,
+    SignedPreKeyId, SignedPreKeyRecord,
 };
 #[cfg(feature = "alloc")]
 pub use ratchet::chain::{MAX_FORWARD_JUMP, MAX_RECEIVER_CHAINS, MAX_SKIPPED_KEYS_PER_CHAIN};
 #[cfg(feature = "alloc")]
 pub use session::{
-    DEFAULT_MAX_ARCHIVED_SESSIONS, MAX_UNACKNOWLEDGED_SESSION_AGE_MS, SessionRecord, Timestamp,
-    decrypt_legacy_prekey_message, decrypt_prekey_message, decrypt_signal_message, encrypt,
-    process_legacy_prekey_bundle, process_prekey_bundle,
+    DEFAULT_MAX_ARCHIVED_SESSIONS, Decrypted, MAX_UNACKNOWLEDGED_SESSION_AGE_MS,
+    MESSAGE_WORK_BUDGET, Sender, SessionChange, SessionRecord, Timestamp,
 };
+#[cfg(feature = "alloc")]
+pub use store::{ChangeSet, IdentityChange, ProtocolStore};
 #[cfg(feature = "alloc")]
 pub use wire::{CiphertextMessage, CiphertextMessageType, PreKeySignalMessage, SignalMessage};

@@ -5,27 +5,26 @@ mod common;
 use common::*;
 use missive::*;
 
-fn setup(v3: bool, seed: u64) -> (Party, Party, rand_chacha::ChaCha20Rng) {
+fn setup(v3: bool, seed: u64) -> (Dev, Dev, rand_chacha::ChaCha20Rng) {
     let mut rng = rng(seed);
-    let mut alice = Party::new("9d0652a3-dcc3-4d11-975f-74d61598733f", 1, &mut rng);
-    let mut bob = Party::new("5e4f7f2c-3a6b-4c1d-9e8f-0a1b2c3d4e5f", 1, &mut rng);
-    let bundle = bob.bundle(true, v3, &mut rng);
-    let b = bob.address.clone();
-    alice.start_session(&bundle, &b, &mut rng);
+    let new = if v3 { legacy_device } else { device };
+    let mut alice = new("9d0652a3-dcc3-4d11-975f-74d61598733f", 1, &mut rng);
+    let mut bob = new("5e4f7f2c-3a6b-4c1d-9e8f-0a1b2c3d4e5f", 1, &mut rng);
+    establish(&mut alice, &mut bob, true, v3, &mut rng);
     (alice, bob, rng)
 }
 
-/// Flips every bit and tries every truncation of `bytes`; `allowed_flip` names bits
-/// whose flip the protocol cannot detect (returns the plaintext it must then give).
+/// Flips every bit and tries every truncation of `bytes`; `undetectable` names bytes
+/// whose flip the protocol cannot detect (skipped here, checked by the caller).
 fn hammer(
-    receiver: &mut Party,
+    receiver: &mut Dev,
     from: &ProtocolAddress,
     kind: CiphertextMessageType,
     bytes: &[u8],
     rng: &mut rand_chacha::ChaCha20Rng,
     undetectable: &std::ops::Range<usize>,
 ) -> usize {
-    let before = receiver.snapshot(&[from]);
+    let before = snapshot(receiver, &[from]);
     let mut rejected = 0;
     for bit in 0..bytes.len() * 8 {
         let mut t = bytes.to_vec();
@@ -33,21 +32,21 @@ fn hammer(
         if undetectable.contains(&(bit / 8)) {
             continue;
         }
-        let r = receiver.decrypt_bytes(from, kind, &t, rng);
+        let r = recv_bytes(receiver, from, kind, &t, rng);
         assert!(r.is_err(), "flip of bit {bit} accepted");
         assert_eq!(
             before,
-            receiver.snapshot(&[from]),
+            snapshot(receiver, &[from]),
             "flip of bit {bit} changed state"
         );
         rejected += 1;
     }
     for len in 0..bytes.len() {
-        let r = receiver.decrypt_bytes(from, kind, &bytes[..len], rng);
+        let r = recv_bytes(receiver, from, kind, &bytes[..len], rng);
         assert!(r.is_err(), "truncation to {len} accepted");
         assert_eq!(
             before,
-            receiver.snapshot(&[from]),
+            snapshot(receiver, &[from]),
             "truncation to {len} changed state"
         );
         rejected += 1;
@@ -57,10 +56,10 @@ fn hammer(
 
 fn run(v3: bool, seed: u64) {
     let (mut alice, mut bob, mut rng) = setup(v3, seed);
-    let (a, b) = (alice.address.clone(), bob.address.clone());
+    let (a, b) = (alice.address().clone(), bob.address().clone());
 
     // PreKeySignalMessage.
-    let m = alice.encrypt(&b, b"prekey message body", &mut rng);
+    let m = send(&mut alice, &b, b"prekey message body", &mut rng);
     assert_eq!(m.message_type(), CiphertextMessageType::PreKey);
     let bytes = m.serialize().to_vec();
     // The registration id (field 5) is not authenticated by the protocol: a flip there
@@ -78,24 +77,24 @@ fn run(v3: bool, seed: u64) {
     assert!(n > bytes.len() * 8);
     // Those flips decrypt to the same plaintext (on a throwaway copy of Bob).
     for bit in reg.start * 8..reg.end * 8 {
-        let mut copy = Party {
-            address: bob.address.clone(),
-            store: bob.store.clone(),
-            next_id: 0,
-        };
+        let mut copy = Device::with_config(
+            bob.address().clone(),
+            bob.store().clone(),
+            bob.config().clone(),
+        );
         let mut t = bytes.clone();
         t[bit / 8] ^= 1 << (bit % 8);
-        if let Ok(pt) = copy.decrypt_bytes(&a, CiphertextMessageType::PreKey, &t, &mut rng) {
+        if let Ok(pt) = recv_bytes(&mut copy, &a, CiphertextMessageType::PreKey, &t, &mut rng) {
             assert_eq!(pt, b"prekey message body");
         }
     }
     assert_eq!(
-        bob.decrypt(&a, &m, &mut rng).unwrap(),
+        recv(&mut bob, &a, &m, &mut rng).unwrap(),
         b"prekey message body"
     );
 
     // SignalMessage.
-    let r = bob.encrypt(&a, b"whisper body", &mut rng);
+    let r = send(&mut bob, &a, b"whisper body", &mut rng);
     assert_eq!(r.message_type(), CiphertextMessageType::Whisper);
     let bytes = r.serialize().to_vec();
     hammer(
@@ -106,18 +105,18 @@ fn run(v3: bool, seed: u64) {
         &mut rng,
         &(0..0),
     );
-    assert_eq!(alice.decrypt(&b, &r, &mut rng).unwrap(), b"whisper body");
+    assert_eq!(recv(&mut alice, &b, &r, &mut rng).unwrap(), b"whisper body");
 
     // Replays of both, after they were accepted.
-    let before = bob.snapshot(&[&a]);
-    assert!(bob.decrypt(&a, &m, &mut rng).is_err());
-    assert_eq!(before, bob.snapshot(&[&a]));
-    let before = alice.snapshot(&[&b]);
+    let before = snapshot(&bob, &[&a]);
+    assert!(recv(&mut bob, &a, &m, &mut rng).is_err());
+    assert_eq!(before, snapshot(&bob, &[&a]));
+    let before = snapshot(&alice, &[&b]);
     assert_eq!(
-        alice.decrypt(&b, &r, &mut rng).unwrap_err(),
+        recv(&mut alice, &b, &r, &mut rng).unwrap_err(),
         Error::Protocol(ProtocolError::DuplicateMessage)
     );
-    assert_eq!(before, alice.snapshot(&[&b]));
+    assert_eq!(before, snapshot(&alice, &[&b]));
 }
 
 #[test]
@@ -135,19 +134,15 @@ fn garbage_never_panics() {
     let (_alice, mut bob, mut rng) = setup(false, 23);
     let a = ProtocolAddress::new("9d0652a3-dcc3-4d11-975f-74d61598733f", 1);
     use rand_core::Rng;
+    let before = snapshot(&bob, &[&a]);
     for len in 0..300 {
         let mut buf = vec![0u8; len];
         rng.fill_bytes(&mut buf);
         if let Some(b) = buf.first_mut() {
             *b = 0x44;
         }
-        assert!(
-            bob.decrypt_bytes(&a, CiphertextMessageType::PreKey, &buf, &mut rng)
-                .is_err()
-        );
-        assert!(
-            bob.decrypt_bytes(&a, CiphertextMessageType::Whisper, &buf, &mut rng)
-                .is_err()
-        );
+        assert!(recv_bytes(&mut bob, &a, CiphertextMessageType::PreKey, &buf, &mut rng).is_err());
+        assert!(recv_bytes(&mut bob, &a, CiphertextMessageType::Whisper, &buf, &mut rng).is_err());
     }
+    assert_eq!(before, snapshot(&bob, &[&a]));
 }

@@ -1,13 +1,15 @@
 //! The `Debug` output of every type that holds a secret, pinned: it shows ids, public
 //! keys and counts, never private key bytes (in hex or in decimal).
 
+mod common;
+
 use missive::__fuzz::SpqrState;
 use missive::crypto::{KemKeyPair, KemKeyType, KeyPair, PrivateKey};
-use missive::store::memory::{InMemSenderKeyStore, InMemSignalProtocolStore};
-use missive::store::{KyberPreKeyStore, PreKeyStore, SenderKeyStore, SignedPreKeyStore};
+use missive::store::memory::{BundleSpec, InMemSignalProtocolStore};
 use missive::{
-    DistributionId, IdentityKeyPair, KyberPreKeyId, KyberPreKeyRecord, PreKeyId, PreKeyRecord,
-    ProtocolAddress, SenderKeyRecord, SessionRecord, SignedPreKeyId, SignedPreKeyRecord,
+    Config, Device, DistributionId, IdentityKeyPair, KyberPreKeyId, KyberPreKeyLifetime,
+    KyberPreKeyRecord, PreKeyId, PreKeyRecord, ProtocolAddress, SenderKeyDistributionMessage,
+    SenderKeyRecord, SessionRecord, SignedPreKeyId, SignedPreKeyRecord,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
@@ -49,7 +51,7 @@ fn curve25519_keys() {
         &format!("KeyPair {{ public_key: PublicKey({public}), .. }}"),
     );
     let shared = pair
-        .private_key
+        .private_key()
         .diffie_hellman(&PrivateKey::generate(&mut rng()).public_key());
     let shared = shared.unwrap();
     pinned(&shared, shared.as_bytes(), "SharedSecret(<redacted>)");
@@ -65,15 +67,15 @@ fn curve25519_keys() {
 fn kem_keys() {
     let mut rng = rng();
     let pair = KemKeyPair::generate(KemKeyType::Kyber1024, &mut rng);
-    let sk = pair.secret_key.serialize();
+    let sk = pair.secret_key().serialize();
     let secret = &sk[1..33];
-    pinned(&pair.secret_key, secret, "KemSecretKey(<redacted>)");
+    pinned(pair.secret_key(), secret, "KemSecretKey(<redacted>)");
     pinned(
         &pair,
         secret,
         "KemKeyPair { public_key: KemPublicKey { key_type: Kyber1024, .. }, .. }",
     );
-    let (_, shared) = pair.public_key.encapsulate(&mut rng);
+    let (_, shared) = pair.public_key().encapsulate(&mut rng);
     pinned(&shared, shared.as_bytes(), "KemSharedSecret(<redacted>)");
 }
 
@@ -82,8 +84,8 @@ fn prekey_records_and_stores() {
     let mut rng = rng();
     let identity = IdentityKeyPair::generate(&mut rng);
     let pair = KeyPair::from_private(PrivateKey::from_bytes(&SECRET));
-    let secret = *pair.private_key.to_bytes();
-    let public = hex(&pair.public_key.serialize()[1..]);
+    let secret = *pair.private_key().to_bytes();
+    let public = hex(&pair.public_key().serialize()[1..]);
     let pk = PreKeyRecord::new(PreKeyId(5), pair);
     pinned(
         &pk,
@@ -91,7 +93,7 @@ fn prekey_records_and_stores() {
         &format!("PreKeyRecord {{ id: PreKeyId(5), public_key: PublicKey({public}), .. }}"),
     );
     let spk = SignedPreKeyRecord::generate(SignedPreKeyId(6), 1234, &identity, &mut rng);
-    let spk_secret = *spk.key_pair().private_key.to_bytes();
+    let spk_secret = *spk.key_pair().private_key().to_bytes();
     let spk_public = hex(&spk.public_key().serialize()[1..]);
     pinned(
         &spk,
@@ -105,7 +107,7 @@ fn prekey_records_and_stores() {
         KemKeyType::Kyber1024,
         KyberPreKeyId(7),
         99,
-        true,
+        KyberPreKeyLifetime::LastResort,
         &identity,
         &mut rng,
     );
@@ -120,28 +122,92 @@ fn prekey_records_and_stores() {
     let identity_secret = *identity.private_key().to_bytes();
     let identity_public = hex(&identity.public_key().serialize()[1..]);
     let mut store = InMemSignalProtocolStore::new(identity, 77);
-    store.pre_key_store.save_pre_key(&pk).unwrap();
-    store
-        .signed_pre_key_store
-        .save_signed_pre_key(&spk)
-        .unwrap();
-    store
-        .kyber_pre_key_store
-        .save_kyber_pre_key(&kyber)
-        .unwrap();
+    store.pre_key_store.save_pre_key(pk);
+    store.signed_pre_key_store.save_signed_pre_key(spk);
+    store.kyber_pre_key_store.save_kyber_pre_key(kyber);
     let expected = format!(
         "InMemSignalProtocolStore {{ \
          identity_store: InMemIdentityKeyStore {{ identity: IdentityKey(PublicKey({identity_public})), \
-         registration_id: 77, known: 0 }}, \
+         registration_id: 77, known: 0, policy: AcceptChanges }}, \
          pre_key_store: InMemPreKeyStore {{ ids: [PreKeyId(5)] }}, \
          signed_pre_key_store: InMemSignedPreKeyStore {{ ids: [SignedPreKeyId(6)] }}, \
          kyber_pre_key_store: InMemKyberPreKeyStore {{ ids: [KyberPreKeyId(7)], used_triples: 0 }}, \
-         session_store: InMemSessionStore {{ sessions: {{}}, max_archived: 40 }}, \
+         session_store: InMemSessionStore {{ sessions: {{}} }}, \
          sender_key_store: InMemSenderKeyStore {{ records: {{}} }} }}"
     );
-    for secret in [&identity_secret[..], &secret, &spk_secret, &kyber_secret] {
+    let secrets = [&identity_secret[..], &secret, &spk_secret, &kyber_secret];
+    for secret in secrets {
         pinned(&store, secret, &expected);
     }
+    // A device shows its store as above: the archive size moved to its configuration.
+    let device = Device::with_config(
+        ProtocolAddress::new("alice", 1),
+        store,
+        Config::default().max_archived_sessions(10),
+    );
+    let expected = format!(
+        "Device {{ address: ProtocolAddress(alice.1), store: {expected}, \
+         config: Config {{ max_archived_sessions: 10, accept_legacy_x3dh: false }} }}"
+    );
+    for secret in secrets {
+        pinned(&device, secret, &expected);
+    }
+}
+
+/// A change set holds a whole new session (root, chain and message keys); its `Debug`
+/// shows what it writes, never a key.
+#[test]
+fn change_sets() {
+    use common::{Capture, NOW, device, identity, recv, send, start_session};
+    let mut rng = rng();
+    let mut alice = device("alice", 1, &mut rng);
+    let mut bob = device("bob", 1, &mut rng);
+    let (a, b) = (alice.address().clone(), bob.address().clone());
+    let spec = BundleSpec::new(3).with_one_time_pre_key();
+    let bundle = bob.store_mut().generate_bundle(&spec, 1, NOW, &mut rng);
+    start_session(&mut alice, &bundle, &b, &mut rng);
+    let m = send(&mut alice, &b, &SECRET, &mut rng);
+    let store = bob.store();
+    let secrets = [
+        *identity(&bob).private_key().to_bytes(),
+        *store
+            .pre_key_store
+            .pre_key(PreKeyId(3))
+            .unwrap()
+            .key_pair()
+            .private_key()
+            .to_bytes(),
+        *store
+            .signed_pre_key_store
+            .signed_pre_key(SignedPreKeyId(3))
+            .unwrap()
+            .key_pair()
+            .private_key()
+            .to_bytes(),
+    ];
+    let mut capture = Device::new(b.clone(), Capture::new(bob.store()));
+    let decrypted = recv(&mut capture, &a, &m, &mut rng).unwrap();
+    assert_eq!(decrypted, SECRET);
+    let changes = capture.into_store().changes.unwrap();
+    let base_key = hex(&missive::PreKeySignalMessage::deserialize(m.serialize())
+        .unwrap()
+        .base_key()
+        .serialize()[1..]);
+    let alice_identity = hex(&identity(&alice).public_key().serialize()[1..]);
+    let expected = format!(
+        "ChangeSet {{ session: Some((ProtocolAddress(alice.1), SessionChange {{ \
+         kind: \"new session\", stored_key_changes: 0 }})), \
+         identity: Some((ProtocolAddress(alice.1), IdentityKey(PublicKey({alice_identity})), None)), \
+         consumed_pre_key: Some(PreKeyId(3)), \
+         kyber_pre_key: Some(KyberPreKeyUse {{ id: KyberPreKeyId(3), \
+         signed_pre_key_id: SignedPreKeyId(3), base_key: PublicKey({base_key}), \
+         last_resort: false }}), sender_key: None }}"
+    );
+    for secret in &secrets {
+        pinned(&changes, secret, &expected);
+    }
+    // The plaintext is not in it either (it is returned, not stored).
+    pinned(&changes, &SECRET, &expected);
 }
 
 #[test]
@@ -211,17 +277,28 @@ fn sender_key_secrets(record: &[u8]) -> Vec<Vec<u8>> {
 
 #[test]
 fn sender_keys() {
+    use common::{device, establish, send};
     let mut rng = rng();
     let group = DistributionId::from_bytes([0x11; 16]);
-    let alice = ProtocolAddress::new("alice", 1);
-    let (mut ours, mut theirs) = (InMemSenderKeyStore::new(), InMemSenderKeyStore::new());
-    let d = missive::create_sender_key_distribution_message(&alice, group, &mut ours, &mut rng)
+    let mut alice = device("alice", 1, &mut rng);
+    let mut bob = device("bob", 1, &mut rng);
+    let (a, b) = (alice.address().clone(), bob.address().clone());
+    // The distribution message reaches Bob over a 1:1 session, which authenticates Alice.
+    establish(&mut alice, &mut bob, true, false, &mut rng);
+    let d = alice
+        .sender_key_distribution_message(group, &mut rng)
         .unwrap();
-    missive::process_sender_key_distribution_message(&alice, &d, &mut theirs).unwrap();
+    let sent = send(&mut alice, &b, d.serialized(), &mut rng);
+    let delivered = bob
+        .decrypt(&a, sent.message_type(), sent.serialize(), &mut rng)
+        .unwrap();
+    let skdm = SenderKeyDistributionMessage::deserialize(&delivered.plaintext).unwrap();
+    bob.process_sender_key_distribution_message(&delivered.sender, &skdm)
+        .unwrap();
     let sent: Vec<_> = (0..4u8)
-        .map(|i| missive::group_encrypt(&alice, group, &[i], &mut ours, &mut rng).unwrap())
+        .map(|i| alice.group_encrypt(group, &[i], &mut rng).unwrap())
         .collect();
-    missive::group_decrypt(&sent[3], &alice, &mut theirs).unwrap();
+    bob.group_decrypt(&a, &sent[3]).unwrap();
 
     let key = hex(&d.signing_key().serialize()[1..]);
     let chain = d.chain_id();
@@ -235,8 +312,12 @@ fn sender_keys() {
         ),
     );
 
-    let own = ours.load_sender_key(&alice, group).unwrap().unwrap();
-    let member = theirs.load_sender_key(&alice, group).unwrap().unwrap();
+    let own = alice
+        .store()
+        .sender_key_store
+        .sender_key(&a, group)
+        .unwrap();
+    let member = bob.store().sender_key_store.sender_key(&a, group).unwrap();
     let own_secrets = sender_key_secrets(&own.serialize());
     let member_secrets = sender_key_secrets(&member.serialize());
     // Chain key and private key; chain key and three stored seeds.
@@ -257,8 +338,8 @@ fn sender_keys() {
     }
 
     // A store holding both: the sender's own record under Bob's name, for the test.
-    let bob = ProtocolAddress::new("bob", 1);
-    theirs.store_sender_key(&bob, group, &own).unwrap();
+    let mut theirs = bob.store().sender_key_store.clone();
+    theirs.store_sender_key(&b, group, own.clone());
     let id = "DistributionId(11111111-1111-1111-1111-111111111111)";
     let expected = format!(
         "InMemSenderKeyStore {{ records: {{\

@@ -1,18 +1,16 @@
 //! Sender-key groups through the public API: distribution, order, duplicates, states,
 //! rotation, the sender's errors, and distribution over 1:1 sessions.
 
-mod common;
 mod group_common;
 
 use group_common::*;
-use missive::store::SenderKeyStore;
 use missive::*;
 
+/// Alice and bob with a 1:1 session, and alice's chain handed to bob over it.
 fn pair() -> (Member, Member) {
-    let mut alice = Member::new("alice", 1);
-    let mut bob = Member::new("bob", 2);
+    let (mut alice, mut bob) = connected("alice", "bob", 1);
     let d = alice.distribution(GROUP);
-    bob.process(&alice.address.clone(), &d);
+    share(&mut alice, &mut bob, &d);
     (alice, bob)
 }
 
@@ -70,9 +68,10 @@ fn a_late_joiner_reads_from_the_distribution_on() {
     let a = alice.address.clone();
     let early = alice.send(GROUP, b"before carol");
     let mut carol = Member::new("carol", 3);
+    connect(&mut alice, &mut carol);
     let d = alice.distribution(GROUP);
     assert_eq!(d.iteration(), 1, "the same chain, at its current iteration");
-    carol.process(&a, &d);
+    share(&mut alice, &mut carol, &d);
     let later = alice.send(GROUP, b"after carol");
     assert_eq!(
         carol.recv(&a, &early),
@@ -105,33 +104,73 @@ fn unknown_sender_group_or_chain() {
 }
 
 #[test]
+fn a_member_cannot_file_a_chain_under_another_member() {
+    // Mallory is a member: she holds alice's distribution message and has a session with
+    // bob. Whatever she sends bob over it is filed under her own address, the one her
+    // session authenticated, never under alice's.
+    let mut members = group(&["alice", "bob", "mallory"], 60);
+    let a = members[0].address.clone();
+    let m_at = members[2].address.clone();
+    let alices = members[0].distribution(GROUP);
+    let mallorys = members[2].distribution(GROUP);
+    let before = members[1].record(&a, GROUP).unwrap();
+    let [alice, bob, mallory] = &mut members[..] else {
+        unreachable!()
+    };
+    // A chain of her own under alice's chain id: hers, not alice's.
+    let mut forged = Crafted::new(alices.chain_id(), 0, 61);
+    carry(mallory, bob, &forged.distribution_bytes()).unwrap();
+    assert_eq!(bob.record(&a, GROUP).unwrap(), before);
+    assert_eq!(
+        bob.sender_key(&m_at, GROUP).chain_ids().collect::<Vec<_>>(),
+        [alices.chain_id(), mallorys.chain_id()]
+    );
+    let as_alice = forged.message(0, b"from alice, honest");
+    assert_eq!(
+        bob.recv_bytes(&a, &as_alice),
+        Err(Error::Protocol(ProtocolError::BadSignature))
+    );
+    assert_eq!(bob.record(&a, GROUP).unwrap(), before);
+    assert_eq!(
+        bob.recv_bytes(&m_at, &as_alice).unwrap(),
+        b"from alice, honest"
+    );
+    // Alice's own distribution message, forwarded: filed under mallory too.
+    carry(mallory, bob, alices.serialized()).unwrap();
+    assert_eq!(bob.record(&a, GROUP).unwrap(), before);
+    // Alice's messages still read as hers.
+    let m = alice.send(GROUP, b"really alice");
+    assert_eq!(bob.recv(&a, &m).unwrap(), b"really alice");
+}
+
+#[test]
 fn five_chains_per_sender_and_the_replacement_rule() {
-    let mut bob = Member::new("bob", 2);
-    let a = ProtocolAddress::new("alice", 1);
+    // Alice is an authenticated member who sends bob hand-made chains over their 1:1
+    // session: bob keeps them as he keeps any chain of hers.
+    let (mut alice, mut bob) = connected("alice", "bob", 1);
+    let a = alice.address.clone();
     let mut chains: Vec<Crafted> = (1..=6)
         .map(|i| Crafted::new(100 + i, 0, i.into()))
         .collect();
     for c in &chains[..5] {
-        bob.process(&a, &c.distribution());
+        carry(&mut alice, &mut bob, &c.distribution_bytes()).unwrap();
     }
-    let record = bob.store.load_sender_key(&a, GROUP).unwrap().unwrap();
     assert_eq!(
-        record.chain_ids().collect::<Vec<_>>(),
+        bob.sender_key(&a, GROUP).chain_ids().collect::<Vec<_>>(),
         [105, 104, 103, 102, 101]
     );
     // 101 used once, then its distribution again: kept as it is (not rewound) and
     // moved to the newest place, so 102 is the one dropped when 106 arrives.
     let m = chains[0].message(0, b"101/0");
     bob.recv_bytes(&a, &m).unwrap();
-    bob.process(&a, &chains[0].distribution());
+    carry(&mut alice, &mut bob, &chains[0].distribution_bytes()).unwrap();
     assert_eq!(
         bob.recv_bytes(&a, &m),
         Err(Error::Protocol(ProtocolError::DuplicateMessage))
     );
-    bob.process(&a, &chains[5].distribution());
-    let record = bob.store.load_sender_key(&a, GROUP).unwrap().unwrap();
+    carry(&mut alice, &mut bob, &chains[5].distribution_bytes()).unwrap();
     assert_eq!(
-        record.chain_ids().collect::<Vec<_>>(),
+        bob.sender_key(&a, GROUP).chain_ids().collect::<Vec<_>>(),
         [106, 101, 105, 104, 103]
     );
     let m = chains[1].message(0, b"102/0");
@@ -141,7 +180,7 @@ fn five_chains_per_sender_and_the_replacement_rule() {
     );
     // 103 again with another signing key: replaced.
     let mut twin = Crafted::new(103, 0, 99);
-    bob.process(&a, &twin.distribution());
+    carry(&mut alice, &mut bob, &twin.distribution_bytes()).unwrap();
     let old = chains[2].message(0, b"old 103");
     assert_eq!(
         bob.recv_bytes(&a, &old),
@@ -153,36 +192,36 @@ fn five_chains_per_sender_and_the_replacement_rule() {
     let m101 = chains[0].message(1, b"101/1");
     bob.recv_bytes(&a, &m101).unwrap();
     chains.push(Crafted::new(107, 0, 7));
-    bob.process(&a, &chains[6].distribution());
-    let record = bob.store.load_sender_key(&a, GROUP).unwrap().unwrap();
+    carry(&mut alice, &mut bob, &chains[6].distribution_bytes()).unwrap();
     assert_eq!(
-        record.chain_ids().collect::<Vec<_>>(),
+        bob.sender_key(&a, GROUP).chain_ids().collect::<Vec<_>>(),
         [107, 103, 106, 101, 105]
     );
 }
 
 #[test]
 fn rotation_keeps_messages_in_flight_and_shuts_out_who_left() {
-    let mut alice = Member::new("alice", 1);
-    let mut bob = Member::new("bob", 2);
-    let mut eve = Member::new("eve", 3);
-    let a = alice.address.clone();
-    let d = alice.distribution(GROUP);
-    bob.process(&a, &d);
-    eve.process(&a, &d);
-    let in_flight = alice.send(GROUP, b"sent before eve left");
+    let mut members = group(&["alice", "bob", "eve"], 1);
+    let a = members[0].address.clone();
+    let d = members[0].distribution(GROUP);
+    let in_flight = members[0].send(GROUP, b"sent before eve left");
     // Eve leaves; alice rotates and tells bob only.
-    let d2 = alice.rotate(GROUP);
+    let d2 = members[0].rotate(GROUP);
     assert_ne!(d2.chain_id(), d.chain_id());
     assert_eq!(d2.iteration(), 0);
     assert_ne!(d2.signing_key(), d.signing_key());
-    let own = alice.store.load_sender_key(&a, GROUP).unwrap().unwrap();
     assert_eq!(
-        own.chain_ids().collect::<Vec<_>>(),
+        members[0]
+            .sender_key(&a, GROUP)
+            .chain_ids()
+            .collect::<Vec<_>>(),
         [d2.chain_id()],
         "old chain erased"
     );
-    bob.process(&a, &d2);
+    distribute(&mut members, 0, &d2, &[1]);
+    let [alice, bob, eve] = &mut members[..] else {
+        unreachable!()
+    };
     let after = alice.send(GROUP, b"after the rotation");
     assert_eq!(after.chain_id(), d2.chain_id());
     assert_eq!(bob.recv(&a, &after).unwrap(), b"after the rotation");
@@ -203,20 +242,73 @@ fn sender_errors() {
     let misuse = Err(Error::Misuse(MisuseError::InvalidState));
     // Nothing to send on yet.
     assert_eq!(
-        group_encrypt(&a, GROUP, b"x", &mut alice.store, &mut alice.rng).map(|_| ()),
+        alice
+            .device
+            .group_encrypt(GROUP, b"x", &mut alice.rng)
+            .map(|_| ()),
         misuse
     );
-    // Someone else's chain filed under our own address is not ours to send on (the
-    // peer refuses the same way).
     alice.distribution(GROUP);
+    let own = alice.record(&a, GROUP).unwrap();
+    // A distribution message under our own address is refused, even from a session
+    // that authenticated it (another install that took over our address): our chains
+    // are ours to create. Nothing changes.
     let c = Crafted::new(5, 0, 5);
-    alice.process(&a, &c.distribution());
+    let mut twin = Member::new("alice", 2);
+    let bundle = alice.bundle();
+    twin.device
+        .process_prekey_bundle(&a, &bundle, NOW, &mut twin.rng)
+        .unwrap();
+    let carrier = twin
+        .device
+        .encrypt(&a, &c.distribution_bytes(), NOW, &mut twin.rng)
+        .unwrap();
+    let got = alice
+        .device
+        .decrypt(
+            &a,
+            carrier.message_type(),
+            carrier.serialize(),
+            &mut alice.rng,
+        )
+        .unwrap();
+    assert_eq!(got.sender.address(), &a);
+    let d = SenderKeyDistributionMessage::deserialize(&got.plaintext).unwrap();
     assert_eq!(
-        group_encrypt(&a, GROUP, b"x", &mut alice.store, &mut alice.rng).map(|_| ()),
+        alice
+            .device
+            .process_sender_key_distribution_message(&got.sender, &d),
+        Err(Error::Misuse(MisuseError::InvalidArgument))
+    );
+    assert_eq!(alice.record(&a, GROUP).unwrap(), own);
+    // Someone else's chain filed under our own address (a record imported from
+    // elsewhere) is not ours to send on (the peer refuses the same way): the same
+    // record as before with c's chain, without its private key, as the newest.
+    let mut record = vec![1u8];
+    put_bytes(&mut record, 1, &c.state(false));
+    // alice's own state, as serialized: between the version byte and the count.
+    assert_eq!(own[0], 1);
+    assert_eq!(own[own.len() - 2..], [0x10, 1]);
+    record.extend_from_slice(&own[1..own.len() - 2]);
+    put_uint(&mut record, 2, 2);
+    let record = SenderKeyRecord::deserialize(&record).unwrap();
+    assert_eq!(record.chain_ids().collect::<Vec<_>>()[0], 5);
+    alice
+        .device
+        .store_mut()
+        .sender_key_store
+        .store_sender_key(&a, GROUP, record);
+    assert_eq!(
+        alice
+            .device
+            .group_encrypt(GROUP, b"x", &mut alice.rng)
+            .map(|_| ()),
         misuse
     );
     assert_eq!(
-        create_sender_key_distribution_message(&a, GROUP, &mut alice.store, &mut alice.rng)
+        alice
+            .device
+            .sender_key_distribution_message(GROUP, &mut alice.rng)
             .map(|_| ()),
         misuse
     );
@@ -228,61 +320,53 @@ fn sender_errors() {
 #[test]
 fn sender_at_the_end_of_the_counter() {
     // A sending chain at iteration 2^32 − 2 can send once more, then must rotate.
-    let mut c = Crafted::new(9, u32::MAX - 1, 9);
-    let mut store = missive::store::memory::InMemSenderKeyStore::new();
-    let me = ProtocolAddress::new("me", 1);
-    let mut state = vec![];
-    put_uint(&mut state, 1, 9);
-    put_uint(&mut state, 2, u64::from(u32::MAX - 1));
-    put_bytes(&mut state, 3, &c.chain_key);
-    put_bytes(&mut state, 4, &c.signing.public_key.serialize());
-    put_bytes(&mut state, 5, c.private().to_bytes().as_ref());
-    let mut record = vec![1u8];
-    put_bytes(&mut record, 1, &state);
-    put_uint(&mut record, 2, 1);
-    store
-        .store_sender_key(&me, GROUP, &SenderKeyRecord::deserialize(&record).unwrap())
+    let c = Crafted::new(9, u32::MAX - 1, 9);
+    let mut me = Member::new("me", 10);
+    let record = SenderKeyRecord::deserialize(&record_bytes(&[c.state(true)])).unwrap();
+    let at = me.address.clone();
+    me.device
+        .store_mut()
+        .sender_key_store
+        .store_sender_key(&at, GROUP, record);
+    let m = me
+        .device
+        .group_encrypt(GROUP, b"last", &mut me.rng)
         .unwrap();
-    let m = group_encrypt(&me, GROUP, b"last", &mut store, &mut c.rng).unwrap();
     assert_eq!(m.iteration(), u32::MAX - 1);
+    assert!(m.verify_signature(c.signing.public_key()));
     assert_eq!(
-        group_encrypt(&me, GROUP, b"one too many", &mut store, &mut c.rng).map(|_| ()),
+        me.device
+            .group_encrypt(GROUP, b"one too many", &mut me.rng)
+            .map(|_| ()),
         Err(Error::Misuse(MisuseError::InvalidState))
     );
 }
 
 #[test]
 fn distribution_over_one_to_one_sessions() {
-    use common::Party;
-    let mut rng = common::rng(40);
-    let mut alice = Party::new("alice", 1, &mut rng);
-    let mut bob = Party::new("bob", 1, &mut rng);
-    let mut carol = Party::new("carol", 1, &mut rng);
+    let mut alice = Member::new("alice", 40);
+    let mut bob = Member::new("bob", 41);
+    let mut carol = Member::new("carol", 42);
     let (a, b, c) = (
         alice.address.clone(),
         bob.address.clone(),
         carol.address.clone(),
     );
-    for (p, addr) in [(&mut bob, &b), (&mut carol, &c)] {
-        let bundle = p.bundle(true, false, &mut rng);
-        alice.start_session(&bundle, addr, &mut rng);
+    // Alice starts sessions from bundles; bob and carol have not answered yet.
+    for p in [&mut bob, &mut carol] {
+        let bundle = p.bundle();
+        alice
+            .device
+            .process_prekey_bundle(&p.address, &bundle, NOW, &mut alice.rng)
+            .unwrap();
     }
-    let skdm = create_sender_key_distribution_message(
-        &a,
-        GROUP,
-        &mut alice.store.sender_key_store,
-        &mut rng,
-    )
-    .unwrap();
+    let skdm = alice.distribution(GROUP);
     let nobody = ProtocolAddress::new("no-session", 1);
-    let sent = distribute_sender_key(
+    let sent = alice.device.distribute_sender_key(
         &skdm,
         &[b.clone(), nobody.clone(), c.clone()],
-        &a,
-        &mut alice.store.session_store,
-        &mut alice.store.identity_store,
-        common::NOW,
-        &mut rng,
+        NOW,
+        &mut alice.rng,
     );
     assert_eq!(sent.len(), 3);
     assert_eq!(sent[1].0, nobody);
@@ -290,26 +374,31 @@ fn distribution_over_one_to_one_sessions() {
         sent[1].1.as_ref().map(|_| ()),
         Err(&Error::Protocol(ProtocolError::NoSession))
     );
-    let m = group_encrypt(
-        &a,
-        GROUP,
-        b"to the group",
-        &mut alice.store.sender_key_store,
-        &mut rng,
-    )
-    .unwrap();
+    let m = alice.send(GROUP, b"to the group");
     for (p, (addr, carried)) in [(&mut bob, &sent[0]), (&mut carol, &sent[2])] {
         let carried = carried.as_ref().unwrap();
         assert_eq!(addr, &p.address);
-        let plaintext = p.decrypt(&a, carried, &mut rng).unwrap();
-        let received = SenderKeyDistributionMessage::deserialize(&plaintext).unwrap();
-        assert_eq!(received, skdm);
-        process_sender_key_distribution_message(&a, &received, &mut p.store.sender_key_store)
+        assert_eq!(carried.message_type(), CiphertextMessageType::PreKey);
+        let got = p
+            .device
+            .decrypt(&a, carried.message_type(), carried.serialize(), &mut p.rng)
             .unwrap();
+        assert_eq!(got.sender.address(), &a);
         assert_eq!(
-            group_decrypt(&m, &a, &mut p.store.sender_key_store).unwrap(),
-            b"to the group"
+            got.sender.identity(),
+            alice
+                .device
+                .store()
+                .identity_key_pair()
+                .unwrap()
+                .identity_key()
         );
+        let received = SenderKeyDistributionMessage::deserialize(&got.plaintext).unwrap();
+        assert_eq!(received, skdm);
+        p.device
+            .process_sender_key_distribution_message(&got.sender, &received)
+            .unwrap();
+        assert_eq!(p.recv(&a, &m).unwrap(), b"to the group");
     }
 }
 

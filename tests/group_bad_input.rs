@@ -1,7 +1,6 @@
 //! Every 1-bit flip and every truncation of both sender-key message kinds is rejected,
 //! and every record is byte-identical afterwards; then the honest message still works.
 
-mod common;
 mod group_common;
 
 use group_common::*;
@@ -48,11 +47,10 @@ fn hammer_message(bob: &mut Member, from: &ProtocolAddress, bytes: &[u8]) -> usi
 
 #[test]
 fn every_flip_and_truncation_of_a_group_message() {
-    let mut alice = Member::new("alice", 1);
-    let mut bob = Member::new("bob", 2);
+    let (mut alice, mut bob) = connected("alice", "bob", 1);
     let a = alice.address.clone();
     let d = alice.distribution(GROUP);
-    bob.process(&a, &d);
+    share(&mut alice, &mut bob, &d);
     // A record with some history: skipped keys, and a used one.
     let ms: Vec<_> = (0..6u8).map(|i| alice.send(GROUP, &[i; 33])).collect();
     bob.recv(&a, &ms[4]).unwrap();
@@ -71,9 +69,7 @@ fn every_flip_and_truncation_of_a_group_message() {
 #[test]
 fn signed_but_bad_content_changes_nothing() {
     let mut c = Crafted::new(31, 0, 31);
-    let mut bob = Member::new("bob", 2);
-    let a = ProtocolAddress::new("alice", 1);
-    bob.process(&a, &c.distribution());
+    let (mut bob, a) = crafted_receiver(&c, 1);
     let before = bob.record(&a, GROUP);
     let cases: Vec<(&str, Vec<u8>, Error)> = vec![
         (
@@ -153,77 +149,45 @@ fn signed_but_bad_content_changes_nothing() {
 
 #[test]
 fn every_flip_and_truncation_of_a_distribution_in_its_session() {
-    use common::Party;
-    let mut rng = common::rng(50);
-    let mut alice = Party::new("alice", 1, &mut rng);
-    let mut bob = Party::new("bob", 1, &mut rng);
-    let (a, b) = (alice.address.clone(), bob.address.clone());
-    let bundle = bob.bundle(true, false, &mut rng);
-    alice.start_session(&bundle, &b, &mut rng);
     // Set the session up so that the carrier is an ordinary SignalMessage.
-    let first = alice.encrypt(&b, b"hi", &mut rng);
-    bob.decrypt(&a, &first, &mut rng).unwrap();
-    let reply = bob.encrypt(&a, b"hello", &mut rng);
-    alice.decrypt(&b, &reply, &mut rng).unwrap();
+    let (mut alice, mut bob) = connected("alice", "bob", 50);
+    let a = alice.address.clone();
+    let b = bob.address.clone();
 
-    let skdm = create_sender_key_distribution_message(
-        &a,
-        GROUP,
-        &mut alice.store.sender_key_store,
-        &mut rng,
-    )
-    .unwrap();
-    let carrier = alice.encrypt(&b, skdm.serialized(), &mut rng);
+    let skdm = alice.distribution(GROUP);
+    let carrier = alice
+        .device
+        .encrypt(&b, skdm.serialized(), NOW, &mut alice.rng)
+        .unwrap();
     assert_eq!(carrier.message_type(), CiphertextMessageType::Whisper);
     let bytes = carrier.serialize().to_vec();
 
-    let snapshot = |p: &Party| {
-        use missive::store::SenderKeyStore;
-        (
-            p.record_bytes(&a),
-            p.store
-                .sender_key_store
-                .load_sender_key(&a, GROUP)
-                .unwrap()
-                .map(|r| r.serialize().to_vec()),
-        )
-    };
+    let snapshot = |p: &Member| (p.session(&a), p.record(&a, GROUP));
     let before = snapshot(&bob);
-    // The app's receive path: decrypt the 1:1 message, then process what it carried.
-    let receive = |bob: &mut Party, bytes: &[u8], rng: &mut rand_chacha::ChaCha20Rng| {
-        let plaintext = bob.decrypt_bytes(&a, CiphertextMessageType::Whisper, bytes, rng)?;
-        let m = SenderKeyDistributionMessage::deserialize(&plaintext)?;
-        process_sender_key_distribution_message(&a, &m, &mut bob.store.sender_key_store)
-    };
+    assert!(before.0.is_some() && before.1.is_none());
+    // The app's receive path: decrypt the 1:1 message, then process what it carried
+    // under the sender the session authenticated.
+    let whisper = CiphertextMessageType::Whisper;
     for bit in 0..bytes.len() * 8 {
         let mut t = bytes.clone();
         t[bit / 8] ^= 1 << (bit % 8);
         assert!(
-            receive(&mut bob, &t, &mut rng).is_err(),
+            bob.receive_distribution_bytes(&a, whisper, &t).is_err(),
             "flip of bit {bit}"
         );
         assert_eq!(snapshot(&bob), before, "flip of bit {bit}");
     }
     for len in 0..bytes.len() {
         assert!(
-            receive(&mut bob, &bytes[..len], &mut rng).is_err(),
+            bob.receive_distribution_bytes(&a, whisper, &bytes[..len])
+                .is_err(),
             "cut to {len}"
         );
         assert_eq!(snapshot(&bob), before, "cut to {len}");
     }
-    receive(&mut bob, &bytes, &mut rng).unwrap();
-    let m = group_encrypt(
-        &a,
-        GROUP,
-        b"works",
-        &mut alice.store.sender_key_store,
-        &mut rng,
-    )
-    .unwrap();
-    assert_eq!(
-        group_decrypt(&m, &a, &mut bob.store.sender_key_store).unwrap(),
-        b"works"
-    );
+    bob.receive_distribution_bytes(&a, whisper, &bytes).unwrap();
+    let m = alice.send(GROUP, b"works");
+    assert_eq!(bob.recv(&a, &m).unwrap(), b"works");
 }
 
 #[test]
@@ -266,10 +230,10 @@ fn bare_distribution_truncations_and_flips() {
 
 #[test]
 fn damaged_records_never_panic() {
-    let mut alice = Member::new("alice", 1);
-    let mut bob = Member::new("bob", 2);
+    let (mut alice, mut bob) = connected("alice", "bob", 1);
     let a = alice.address.clone();
-    bob.process(&a, &alice.distribution(GROUP));
+    let d = alice.distribution(GROUP);
+    share(&mut alice, &mut bob, &d);
     let ms: Vec<_> = (0..4).map(|_| alice.send(GROUP, b"m")).collect();
     bob.recv(&a, &ms[3]).unwrap();
     let bytes = bob.record(&a, GROUP).unwrap();

@@ -5,13 +5,12 @@
 mod group_common;
 
 use group_common::*;
-use missive::store::SenderKeyStore;
-use missive::store::memory::InMemSenderKeyStore;
+use missive::store::memory::InMemSignalProtocolStore;
 use missive::*;
 
-/// Every record in `store` for the given senders and groups, serialized.
+/// Every sender-key record in `store` for the given senders and groups, serialized.
 fn dump(
-    store: &InMemSenderKeyStore,
+    store: &InMemSignalProtocolStore,
     senders: &[ProtocolAddress],
     groups: &[DistributionId],
 ) -> Vec<Option<Vec<u8>>> {
@@ -20,8 +19,8 @@ fn dump(
         for g in groups {
             out.push(
                 store
-                    .load_sender_key(s, *g)
-                    .unwrap()
+                    .sender_key_store
+                    .sender_key(s, *g)
                     .map(|r| r.serialize().to_vec()),
             );
         }
@@ -29,24 +28,28 @@ fn dump(
     out
 }
 
-/// Runs the backlog both ways from the same starting store and compares.
+/// Runs the backlog both ways, on two copies of `receiver`'s store, and compares.
 fn compare(
-    store: &InMemSenderKeyStore,
+    receiver: &Member,
     backlog: &[(ProtocolAddress, SenderKeyMessage)],
     senders: &[ProtocolAddress],
     groups: &[DistributionId],
 ) -> Vec<Result<Vec<u8>, Error>> {
-    let mut one = store.clone();
+    let copy = || Device::new(receiver.address.clone(), receiver.device.store().clone());
+    let mut one = copy();
     let singles: Vec<_> = backlog
         .iter()
-        .map(|(s, m)| group_decrypt(m, s, &mut one))
+        .map(|(s, m)| one.group_decrypt(s, m))
         .collect();
-    let mut batch = store.clone();
+    let mut batch = copy();
     let refs: Vec<(&ProtocolAddress, &SenderKeyMessage)> =
         backlog.iter().map(|(s, m)| (s, m)).collect();
-    let batched = group_decrypt_batch(&refs, &mut batch);
+    let batched = batch.group_decrypt_batch(&refs);
     assert_eq!(batched, singles);
-    assert_eq!(dump(&batch, senders, groups), dump(&one, senders, groups));
+    assert_eq!(
+        dump(batch.store(), senders, groups),
+        dump(one.store(), senders, groups)
+    );
     batched
 }
 
@@ -64,9 +67,10 @@ fn a_backlog_with_forgeries_decides_like_one_by_one() {
         .collect();
     let mut bob = Member::new("bob", 1);
     for s in senders.iter_mut() {
+        connect(s, &mut bob);
         for g in groups {
             let d = s.distribution(g);
-            bob.process(&s.address.clone(), &d);
+            share(s, &mut bob, &d);
         }
     }
     let mut backlog = Vec::new();
@@ -109,7 +113,7 @@ fn a_backlog_with_forgeries_decides_like_one_by_one() {
         backlog.swap(i, j);
     }
     let addresses: Vec<_> = senders.iter().map(|s| s.address.clone()).collect();
-    let results = compare(&bob.store, &backlog, &addresses, &groups);
+    let results = compare(&bob, &backlog, &addresses, &groups);
     let ok = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(ok, valid, "every genuine message once, nothing else");
     let bad_sig = results
@@ -126,9 +130,7 @@ fn forged_messages_from_a_crafted_sender() {
     // Valid signatures over bad content, and messages past the bounds, mixed with good
     // ones: the batch must leave every decision to the same one-by-one checks.
     let mut c = Crafted::new(500, 0, 5);
-    let mut bob = Member::new("bob", 1);
-    let a = ProtocolAddress::new("alice", 1);
-    bob.process(&a, &c.distribution());
+    let (bob, a) = crafted_receiver(&c, 1);
     let mut backlog = Vec::new();
     for n in 0..50u32 {
         let bytes = c.message(n, &n.to_le_bytes());
@@ -142,20 +144,20 @@ fn forged_messages_from_a_crafted_sender() {
     for b in [bad_padding, too_far, unsigned] {
         backlog.insert(7, (a.clone(), SenderKeyMessage::deserialize(&b).unwrap()));
     }
-    let results = compare(&bob.store, &backlog, std::slice::from_ref(&a), &[GROUP]);
+    let results = compare(&bob, &backlog, std::slice::from_ref(&a), &[GROUP]);
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 50);
 }
 
 #[test]
 fn an_empty_backlog_and_one_without_state() {
     let mut bob = Member::new("bob", 1);
-    assert!(group_decrypt_batch(&[], &mut bob.store).is_empty());
+    assert!(bob.device.group_decrypt_batch(&[]).is_empty());
     let mut alice = Member::new("alice", 2);
     alice.distribution(GROUP);
     let m = alice.send(GROUP, b"x");
     let a = alice.address.clone();
     assert_eq!(
-        group_decrypt_batch(&[(&a, &m), (&a, &m)], &mut bob.store),
+        bob.device.group_decrypt_batch(&[(&a, &m), (&a, &m)]),
         vec![
             Err(Error::Protocol(ProtocolError::NoSenderKeyState)),
             Err(Error::Protocol(ProtocolError::NoSenderKeyState))

@@ -5,11 +5,9 @@ mod group_common;
 use group_common::*;
 use missive::*;
 
+/// Bob, holding chain `c` of alice's (sent over their 1:1 session).
 fn receiver(c: &Crafted) -> (Member, ProtocolAddress) {
-    let mut bob = Member::new("bob", 2);
-    let a = ProtocolAddress::new("alice", 1);
-    bob.process(&a, &c.distribution());
-    (bob, a)
+    crafted_receiver(c, 1)
 }
 
 fn err(e: ProtocolError) -> Result<Vec<u8>, Error> {
@@ -89,17 +87,17 @@ fn stored_keys_at_and_past_the_limit() {
 #[test]
 fn states_at_and_past_the_limit() {
     assert_eq!(MAX_SENDER_KEY_STATES, 5);
-    let mut bob = Member::new("bob", 2);
-    let a = ProtocolAddress::new("alice", 1);
+    let (mut alice, mut bob) = connected("alice", "bob", 1);
+    let a = alice.address.clone();
     let mut chains: Vec<Crafted> = (0..6).map(|i| Crafted::new(10 + i, 0, i.into())).collect();
     for c in &chains[..5] {
-        bob.process(&a, &c.distribution());
+        carry(&mut alice, &mut bob, &c.distribution_bytes()).unwrap();
     }
     for c in chains.iter_mut().take(5) {
         let m = c.message(0, b"ok");
         assert_eq!(bob.recv_bytes(&a, &m).unwrap(), b"ok");
     }
-    bob.process(&a, &chains[5].distribution());
+    carry(&mut alice, &mut bob, &chains[5].distribution_bytes()).unwrap();
     let m = chains[0].message(1, b"evicted");
     assert_eq!(bob.recv_bytes(&a, &m), err(ProtocolError::NoSenderKeyState));
     for c in chains.iter_mut().skip(1) {
@@ -145,7 +143,7 @@ fn chain_ids_and_iterations_are_u32() {
     put_uint(&mut bytes, 2, 1 << 32);
     put_uint(&mut bytes, 3, 0);
     put_bytes(&mut bytes, 4, &c.chain_key);
-    put_bytes(&mut bytes, 5, &c.signing.public_key.serialize());
+    put_bytes(&mut bytes, 5, &c.signing.public_key().serialize());
     assert_eq!(
         SenderKeyDistributionMessage::deserialize(&bytes).err(),
         Some(DecodeError::BadLength)

@@ -77,10 +77,18 @@ struct World {
 
 impl World {
     fn new(n: usize, seed: u64) -> Self {
+        let mut members: Vec<Member> = (0..n)
+            .map(|i| Member::new(&format!("member{i}"), seed.wrapping_add(i as u64)))
+            .collect();
+        // A 1:1 session between every two members, to carry distribution messages.
+        for i in 0..n {
+            for j in i + 1..n {
+                let (a, b) = two(&mut members, i, j);
+                connect(a, b);
+            }
+        }
         let mut w = World {
-            members: (0..n)
-                .map(|i| Member::new(&format!("member{i}"), seed.wrapping_add(i as u64)))
-                .collect(),
+            members,
             chains: vec![vec![Vec::new(); n]; n],
             pending: vec![Vec::new(); n],
             history: vec![Vec::new(); n],
@@ -93,13 +101,13 @@ impl World {
         w
     }
 
+    /// Sender `s` hands `d` over 1:1 sessions to every other member but `leave_out`.
     fn distribute(&mut self, s: usize, d: &SenderKeyDistributionMessage, leave_out: Option<usize>) {
-        let from = self.members[s].address.clone();
-        for r in 0..self.members.len() {
-            if r == s || Some(r) == leave_out {
-                continue;
-            }
-            self.members[r].process(&from, d);
+        let to: Vec<usize> = (0..self.members.len())
+            .filter(|&r| r != s && Some(r) != leave_out)
+            .collect();
+        group_common::distribute(&mut self.members, s, d, &to);
+        for r in to {
             let list = &mut self.chains[r][s];
             // Fresh chain ids (rotation avoids the old one), so always a new state.
             assert!(list.iter().all(|c| c.chain_id != d.chain_id()));
@@ -195,7 +203,7 @@ impl World {
                     .zip(&backlog)
                     .map(|(a, s)| (a, &s.message))
                     .collect();
-                let got = group_decrypt_batch(&refs, &mut self.members[r].store);
+                let got = self.members[r].device.group_decrypt_batch(&refs);
                 for (sent, got) in backlog.into_iter().zip(got) {
                     let want = self.expect(r, &sent);
                     assert_eq!(got, want, "member {r}, batch, {:?}", sent.message);

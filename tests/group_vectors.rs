@@ -5,14 +5,15 @@
 
 mod group_common;
 
-use group_common::{put_bytes, put_uint};
+use group_common::{Member, carry, connected, record_bytes, record_state};
 use missive::crypto::{PrivateKey, PublicKey};
-use missive::store::SenderKeyStore;
-use missive::store::memory::InMemSenderKeyStore;
 use missive::*;
 use serde_json::Value;
 
 const VECTORS: &str = include_str!("vectors/sender_keys.json");
+
+/// The sender's address in the vectors.
+const ALICE: &str = "9d0652a4-4a1c-4b28-8b5e-6f5b3c1a0a11";
 
 fn b(v: &Value, f: &str) -> Vec<u8> {
     hex::decode(v[f].as_str().unwrap()).unwrap()
@@ -30,23 +31,38 @@ fn sending_record(
     chain_key: &[u8],
     private: &PrivateKey,
 ) -> SenderKeyRecord {
-    let mut state = vec![];
-    put_uint(&mut state, 1, chain_id.into());
-    put_uint(&mut state, 2, iteration.into());
-    put_bytes(&mut state, 3, chain_key);
-    put_bytes(&mut state, 4, &private.public_key().serialize());
-    put_bytes(&mut state, 5, private.to_bytes().as_ref());
-    let mut record = vec![1u8];
-    put_bytes(&mut record, 1, &state);
-    put_uint(&mut record, 2, 1);
-    SenderKeyRecord::deserialize(&record).unwrap()
+    let state = record_state(
+        chain_id,
+        iteration,
+        chain_key,
+        &private.public_key(),
+        Some(private),
+    );
+    SenderKeyRecord::deserialize(&record_bytes(&[state])).unwrap()
+}
+
+/// A device of alice's whose sending record for `id` is `record`.
+fn sender_with(record: SenderKeyRecord, id: DistributionId) -> Member {
+    let mut me = Member::new(ALICE, 1);
+    let at = me.address.clone();
+    me.device
+        .store_mut()
+        .sender_key_store
+        .store_sender_key(&at, id, record);
+    me
+}
+
+/// Bob, holding the peer's distribution message `bytes`, which alice (the vectors'
+/// sender) sent him over their 1:1 session.
+fn receiver_of(bytes: &[u8]) -> (Member, ProtocolAddress) {
+    let (mut alice, mut bob) = connected(ALICE, "bob", 2);
+    carry(&mut alice, &mut bob, bytes).unwrap();
+    (bob, alice.address)
 }
 
 #[test]
 fn crafted_chains_byte_for_byte() {
     let j: Value = serde_json::from_str(VECTORS).unwrap();
-    let me = ProtocolAddress::new("9d0652a4-4a1c-4b28-8b5e-6f5b3c1a0a11", 1);
-    let mut rng = group_common::rng(1);
     let crafted = j["crafted"].as_array().unwrap();
     assert_eq!(crafted.len(), 2);
     for c in crafted {
@@ -60,15 +76,14 @@ fn crafted_chains_byte_for_byte() {
         let start = c["iteration"].as_u64().unwrap() as u32;
 
         // The same distribution message from the same state.
-        let mut store = InMemSenderKeyStore::new();
-        store
-            .store_sender_key(
-                &me,
-                id,
-                &sending_record(chain_id, start, &b(c, "chain_key"), &private),
-            )
+        let mut me = sender_with(
+            sending_record(chain_id, start, &b(c, "chain_key"), &private),
+            id,
+        );
+        let d = me
+            .device
+            .sender_key_distribution_message(id, &mut me.rng)
             .unwrap();
-        let d = create_sender_key_distribution_message(&me, id, &mut store, &mut rng).unwrap();
         assert_eq!(d.serialized(), b(c, "distribution"));
 
         // The same message bytes before the signature, and a signature that verifies.
@@ -76,15 +91,14 @@ fn crafted_chains_byte_for_byte() {
         assert!(messages.len() >= 5);
         for m in messages {
             let n = m["iteration"].as_u64().unwrap() as u32;
-            let mut store = InMemSenderKeyStore::new();
-            store
-                .store_sender_key(
-                    &me,
-                    id,
-                    &sending_record(chain_id, n, &b(m, "chain_key"), &private),
-                )
+            let mut me = sender_with(
+                sending_record(chain_id, n, &b(m, "chain_key"), &private),
+                id,
+            );
+            let ours = me
+                .device
+                .group_encrypt(id, &b(m, "plaintext"), &mut me.rng)
                 .unwrap();
-            let ours = group_encrypt(&me, id, &b(m, "plaintext"), &mut store, &mut rng).unwrap();
             let theirs = b(m, "message");
             assert_eq!(ours.serialized().len(), theirs.len());
             let split = theirs.len() - 64;
@@ -95,19 +109,15 @@ fn crafted_chains_byte_for_byte() {
         }
 
         // And the peer's messages decrypt, newest first.
-        let mut bob = InMemSenderKeyStore::new();
         let d = SenderKeyDistributionMessage::deserialize(&b(c, "distribution")).unwrap();
         assert_eq!((d.chain_id(), d.iteration()), (chain_id, start));
-        process_sender_key_distribution_message(&me, &d, &mut bob).unwrap();
+        let (mut bob, alice) = receiver_of(&b(c, "distribution"));
         for m in messages.iter().rev() {
             let msg = SenderKeyMessage::deserialize(&b(m, "message")).unwrap();
             assert!(
                 msg.verify_signature(&PublicKey::deserialize(&b(c, "signing_public")).unwrap())
             );
-            assert_eq!(
-                group_decrypt(&msg, &me, &mut bob).unwrap(),
-                b(m, "plaintext")
-            );
+            assert_eq!(bob.recv(&alice, &msg).unwrap(), b(m, "plaintext"));
         }
     }
 }
@@ -116,13 +126,11 @@ fn crafted_chains_byte_for_byte() {
 fn peer_made_chain() {
     let j: Value = serde_json::from_str(VECTORS).unwrap();
     let p = &j["peer_made"];
-    let alice = ProtocolAddress::new("9d0652a4-4a1c-4b28-8b5e-6f5b3c1a0a11", 1);
     let id = DistributionId::parse(p["distribution_id"].as_str().unwrap()).unwrap();
     let d = SenderKeyDistributionMessage::deserialize(&b(p, "distribution")).unwrap();
     assert_eq!(d.distribution_id(), id);
     assert!(d.chain_id() < 1 << 31);
-    let mut bob = InMemSenderKeyStore::new();
-    process_sender_key_distribution_message(&alice, &d, &mut bob).unwrap();
+    let (mut bob, alice) = receiver_of(&b(p, "distribution"));
     let messages = p["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 20);
     // Odd ones first, then the even ones in reverse: skipped keys both ways.
@@ -133,11 +141,7 @@ fn peer_made_chain() {
         let m = &messages[i];
         let msg = SenderKeyMessage::deserialize(&b(m, "message")).unwrap();
         assert_eq!(msg.iteration() as u64, m["iteration"].as_u64().unwrap());
-        assert_eq!(
-            group_decrypt(&msg, &alice, &mut bob).unwrap(),
-            b(m, "plaintext")
-        );
+        assert_eq!(bob.recv(&alice, &msg).unwrap(), b(m, "plaintext"));
     }
-    let record = bob.load_sender_key(&alice, id).unwrap().unwrap();
-    assert_eq!(record.state_count(), 1);
+    assert_eq!(bob.sender_key(&alice, id).state_count(), 1);
 }

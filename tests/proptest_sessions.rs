@@ -65,11 +65,11 @@ impl Learnt {
 
 fn run(v3: bool, seed: u64, actions: Vec<Action>) {
     let mut rng = rng(seed);
-    let mut alice = Party::new("9d0652a3-dcc3-4d11-975f-74d61598733f", 1, &mut rng);
-    let mut bob = Party::new("5e4f7f2c-3a6b-4c1d-9e8f-0a1b2c3d4e5f", 1, &mut rng);
-    let (a, b) = (alice.address.clone(), bob.address.clone());
-    let bundle = bob.bundle(true, v3, &mut rng);
-    alice.start_session(&bundle, &b, &mut rng);
+    let new = if v3 { legacy_device } else { device };
+    let mut alice = new("9d0652a3-dcc3-4d11-975f-74d61598733f", 1, &mut rng);
+    let mut bob = new("5e4f7f2c-3a6b-4c1d-9e8f-0a1b2c3d4e5f", 1, &mut rng);
+    let (a, b) = (alice.address().clone(), bob.address().clone());
+    establish(&mut alice, &mut bob, true, v3, &mut rng);
 
     // Index 0: to Bob; 1: to Alice.
     let mut queues: [Vec<InFlight>; 2] = [Vec::new(), Vec::new()];
@@ -92,7 +92,7 @@ fn run(v3: bool, seed: u64, actions: Vec<Action>) {
                 } else {
                     (&mut bob, &a, 1)
                 };
-                let m = sender.encrypt(to, &plaintext, &mut rng);
+                let m = send(sender, to, &plaintext, &mut rng);
                 let kind = m.message_type();
                 let bytes = m.serialize().to_vec();
                 queues[q].push(InFlight {
@@ -115,11 +115,11 @@ fn run(v3: bool, seed: u64, actions: Vec<Action>) {
                 } else {
                     (&mut bob, &a)
                 };
-                let before = receiver.snapshot(&[from]);
-                let r = receiver.decrypt_bytes(from, m.kind, &m.bytes, &mut rng);
+                let before = snapshot(receiver, &[from]);
+                let r = recv_bytes(receiver, from, m.kind, &m.bytes, &mut rng);
                 if learnt[q].evicted(&m.ratchet_key) {
                     assert!(r.is_err(), "message on an evicted chain decrypted");
-                    assert_eq!(before, receiver.snapshot(&[from]));
+                    assert_eq!(before, snapshot(receiver, &[from]));
                 } else {
                     assert_eq!(r.unwrap(), m.plaintext, "honest message failed");
                     learnt[q].learn(m.ratchet_key);
@@ -139,14 +139,12 @@ fn run(v3: bool, seed: u64, actions: Vec<Action>) {
                 } else {
                     (&mut bob, &a)
                 };
-                let before = receiver.snapshot(&[from]);
+                let before = snapshot(receiver, &[from]);
                 assert!(
-                    receiver
-                        .decrypt_bytes(from, m.kind, &m.bytes, &mut rng)
-                        .is_err(),
+                    recv_bytes(receiver, from, m.kind, &m.bytes, &mut rng).is_err(),
                     "replay accepted"
                 );
-                assert_eq!(before, receiver.snapshot(&[from]), "replay changed state");
+                assert_eq!(before, snapshot(receiver, &[from]), "replay changed state");
             }
             _ => {}
         }

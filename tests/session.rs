@@ -1,16 +1,21 @@
-//! Two missive parties talking to each other (the wire is proven by the interop tests;
+//! Two missive devices talking to each other (the wire is proven by the interop tests;
 //! these check the state machine).
 
 mod common;
 use common::*;
 use missive::*;
 
-fn pair(v3: bool, one_time: bool, seed: u64) -> (Party, Party, rand_chacha::ChaCha20Rng) {
+const ALICE: &str = "9d0652a3-dcc3-4d11-975f-74d61598733f";
+const BOB: &str = "5e4f7f2c-3a6b-4c1d-9e8f-0a1b2c3d4e5f";
+
+/// Alice and Bob (both accepting v3 prekey messages when `v3`), with a session from
+/// Alice to Bob.
+fn pair(v3: bool, one_time: bool, seed: u64) -> (Dev, Dev, rand_chacha::ChaCha20Rng) {
     let mut rng = rng(seed);
-    let mut alice = Party::new("9d0652a3-dcc3-4d11-975f-74d61598733f", 1, &mut rng);
-    let mut bob = Party::new("5e4f7f2c-3a6b-4c1d-9e8f-0a1b2c3d4e5f", 1, &mut rng);
-    let bundle = bob.bundle(one_time, v3, &mut rng);
-    alice.start_session(&bundle, &bob.address.clone(), &mut rng);
+    let new = if v3 { legacy_device } else { device };
+    let mut alice = new(ALICE, 1, &mut rng);
+    let mut bob = new(BOB, 1, &mut rng);
+    establish(&mut alice, &mut bob, one_time, v3, &mut rng);
     (alice, bob, rng)
 }
 
@@ -18,24 +23,21 @@ fn pair(v3: bool, one_time: bool, seed: u64) -> (Party, Party, rand_chacha::ChaC
 fn v4_and_v3_round_trips() {
     for (v3, one_time) in [(false, true), (false, false), (true, true), (true, false)] {
         let (mut alice, mut bob, mut rng) = pair(v3, one_time, 7);
-        let (a, b) = (alice.address.clone(), bob.address.clone());
-        let m1 = alice.encrypt(&b, b"hello bob", &mut rng);
+        let (a, b) = (alice.address().clone(), bob.address().clone());
+        let m1 = send(&mut alice, &b, b"hello bob", &mut rng);
         assert_eq!(m1.message_type(), CiphertextMessageType::PreKey);
-        assert_eq!(bob.decrypt(&a, &m1, &mut rng).unwrap(), b"hello bob");
-        let m2 = bob.encrypt(&a, b"hi alice", &mut rng);
+        assert_eq!(recv(&mut bob, &a, &m1, &mut rng).unwrap(), b"hello bob");
+        let m2 = send(&mut bob, &a, b"hi alice", &mut rng);
         assert_eq!(m2.message_type(), CiphertextMessageType::Whisper);
-        assert_eq!(alice.decrypt(&b, &m2, &mut rng).unwrap(), b"hi alice");
-        let m3 = alice.encrypt(&b, b"now whisper", &mut rng);
+        assert_eq!(recv(&mut alice, &b, &m2, &mut rng).unwrap(), b"hi alice");
+        let m3 = send(&mut alice, &b, b"now whisper", &mut rng);
         assert_eq!(m3.message_type(), CiphertextMessageType::Whisper);
-        assert_eq!(bob.decrypt(&a, &m3, &mut rng).unwrap(), b"now whisper");
+        assert_eq!(recv(&mut bob, &a, &m3, &mut rng).unwrap(), b"now whisper");
         let expected_version = if v3 { 3 } else { 4 };
-        let rec = {
-            use missive::store::SessionStore;
-            bob.store.session_store.load_session(&a).unwrap().unwrap()
-        };
+        let rec = bob.store().session_store.session(&a).unwrap();
         assert_eq!(rec.session_version(), Some(expected_version));
         if one_time {
-            assert!(bob.store.pre_key_store.is_empty());
+            assert!(bob.store().pre_key_store.is_empty());
         }
     }
 }
@@ -43,60 +45,59 @@ fn v4_and_v3_round_trips() {
 #[test]
 fn out_of_order_and_lost() {
     let (mut alice, mut bob, mut rng) = pair(false, true, 9);
-    let (a, b) = (alice.address.clone(), bob.address.clone());
-    let first = alice.encrypt(&b, b"0", &mut rng);
-    bob.decrypt(&a, &first, &mut rng).unwrap();
+    let (a, b) = (alice.address().clone(), bob.address().clone());
+    let first = send(&mut alice, &b, b"0", &mut rng);
+    recv(&mut bob, &a, &first, &mut rng).unwrap();
     let msgs: Vec<_> = (1..10)
-        .map(|i| alice.encrypt(&b, format!("{i}").as_bytes(), &mut rng))
+        .map(|i| send(&mut alice, &b, format!("{i}").as_bytes(), &mut rng))
         .collect();
     for i in [5usize, 2, 8, 0, 1] {
         assert_eq!(
-            bob.decrypt(&a, &msgs[i], &mut rng).unwrap(),
+            recv(&mut bob, &a, &msgs[i], &mut rng).unwrap(),
             format!("{}", i + 1).as_bytes()
         );
     }
     // Duplicate.
-    let before = bob.record_bytes(&a);
+    let before = snapshot(&bob, &[&a]);
     assert_eq!(
-        bob.decrypt(&a, &msgs[5], &mut rng).unwrap_err(),
+        recv(&mut bob, &a, &msgs[5], &mut rng).unwrap_err(),
         Error::Protocol(ProtocolError::DuplicateMessage)
     );
-    assert_eq!(before, bob.record_bytes(&a));
+    assert_eq!(before, snapshot(&bob, &[&a]));
     // Reply and ratchet, then a late message from the old chain.
-    let r = bob.encrypt(&a, b"reply", &mut rng);
-    alice.decrypt(&b, &r, &mut rng).unwrap();
-    let newer = alice.encrypt(&b, b"new chain", &mut rng);
-    assert_eq!(bob.decrypt(&a, &newer, &mut rng).unwrap(), b"new chain");
-    assert_eq!(bob.decrypt(&a, &msgs[3], &mut rng).unwrap(), b"4");
+    let r = send(&mut bob, &a, b"reply", &mut rng);
+    recv(&mut alice, &b, &r, &mut rng).unwrap();
+    let newer = send(&mut alice, &b, b"new chain", &mut rng);
+    assert_eq!(recv(&mut bob, &a, &newer, &mut rng).unwrap(), b"new chain");
+    assert_eq!(recv(&mut bob, &a, &msgs[3], &mut rng).unwrap(), b"4");
 }
 
 #[test]
 fn tampering_leaves_records_unchanged() {
     let (mut alice, mut bob, mut rng) = pair(false, true, 11);
-    let (a, b) = (alice.address.clone(), bob.address.clone());
-    let m1 = alice.encrypt(&b, b"hello", &mut rng);
+    let (a, b) = (alice.address().clone(), bob.address().clone());
+    let m1 = send(&mut alice, &b, b"hello", &mut rng);
     let bytes = m1.serialize().to_vec();
-    let before = bob.record_bytes(&a);
+    let before = snapshot(&bob, &[&a]);
     for bit in (0..bytes.len() * 8).step_by(97) {
         let mut t = bytes.clone();
         t[bit / 8] ^= 1 << (bit % 8);
         assert!(
-            bob.decrypt_bytes(&a, CiphertextMessageType::PreKey, &t, &mut rng)
-                .is_err(),
+            recv_bytes(&mut bob, &a, CiphertextMessageType::PreKey, &t, &mut rng).is_err(),
             "bit {bit}"
         );
-        assert_eq!(before, bob.record_bytes(&a));
+        assert_eq!(before, snapshot(&bob, &[&a]), "bit {bit}");
     }
-    assert_eq!(bob.decrypt(&a, &m1, &mut rng).unwrap(), b"hello");
+    assert_eq!(recv(&mut bob, &a, &m1, &mut rng).unwrap(), b"hello");
 }
 
 #[test]
 fn record_serialization_round_trips() {
     let (mut alice, mut bob, mut rng) = pair(false, true, 13);
-    let (a, b) = (alice.address.clone(), bob.address.clone());
-    let m = alice.encrypt(&b, b"x", &mut rng);
-    bob.decrypt(&a, &m, &mut rng).unwrap();
-    let bytes = bob.record_bytes(&a).unwrap();
+    let (a, b) = (alice.address().clone(), bob.address().clone());
+    let m = send(&mut alice, &b, b"x", &mut rng);
+    recv(&mut bob, &a, &m, &mut rng).unwrap();
+    let bytes = record_bytes(&bob, &a).unwrap();
     let rec = SessionRecord::deserialize(&bytes).unwrap();
     assert_eq!(rec.serialize().to_vec(), bytes);
 }
@@ -109,36 +110,37 @@ fn simultaneous_initiation_all_orders() {
     for v3 in [false, true] {
         for order in 0..4u8 {
             let mut rng = rng(100 + u64::from(order));
-            let mut alice = Party::new("9d0652a3-dcc3-4d11-975f-74d61598733f", 1, &mut rng);
-            let mut bob = Party::new("5e4f7f2c-3a6b-4c1d-9e8f-0a1b2c3d4e5f", 1, &mut rng);
-            let (a, b) = (alice.address.clone(), bob.address.clone());
-            let ab = bob.bundle(true, v3, &mut rng);
-            let ba = alice.bundle(true, v3, &mut rng);
-            alice.start_session(&ab, &b, &mut rng);
-            bob.start_session(&ba, &a, &mut rng);
-            let pa = alice.encrypt(&b, b"pa", &mut rng);
-            let pb = bob.encrypt(&a, b"pb", &mut rng);
+            let new = if v3 { legacy_device } else { device };
+            let mut alice = new(ALICE, 1, &mut rng);
+            let mut bob = new(BOB, 1, &mut rng);
+            let (a, b) = (alice.address().clone(), bob.address().clone());
+            let ab = publish(&mut bob, true, v3, &mut rng);
+            let ba = publish(&mut alice, true, v3, &mut rng);
+            start_session(&mut alice, &ab, &b, &mut rng);
+            start_session(&mut bob, &ba, &a, &mut rng);
+            let pa = send(&mut alice, &b, b"pa", &mut rng);
+            let pb = send(&mut bob, &a, b"pb", &mut rng);
             if order & 1 == 0 {
-                assert_eq!(alice.decrypt(&b, &pb, &mut rng).unwrap(), b"pb");
-                assert_eq!(bob.decrypt(&a, &pa, &mut rng).unwrap(), b"pa");
+                assert_eq!(recv(&mut alice, &b, &pb, &mut rng).unwrap(), b"pb");
+                assert_eq!(recv(&mut bob, &a, &pa, &mut rng).unwrap(), b"pa");
             } else {
-                assert_eq!(bob.decrypt(&a, &pa, &mut rng).unwrap(), b"pa");
-                assert_eq!(alice.decrypt(&b, &pb, &mut rng).unwrap(), b"pb");
+                assert_eq!(recv(&mut bob, &a, &pa, &mut rng).unwrap(), b"pa");
+                assert_eq!(recv(&mut alice, &b, &pb, &mut rng).unwrap(), b"pb");
             }
             // Both answer before receiving the other's answer: each answer lands on the
             // receiver's archived session.
             let wa: Vec<_> = (0..3)
-                .map(|i| alice.encrypt(&b, format!("wa{i}").as_bytes(), &mut rng))
+                .map(|i| send(&mut alice, &b, format!("wa{i}").as_bytes(), &mut rng))
                 .collect();
             let wb: Vec<_> = (0..3)
-                .map(|i| bob.encrypt(&a, format!("wb{i}").as_bytes(), &mut rng))
+                .map(|i| send(&mut bob, &a, format!("wb{i}").as_bytes(), &mut rng))
                 .collect();
             let deliver_a_first = order & 2 == 0;
             for round in 0..2 {
                 if (round == 0) == deliver_a_first {
                     for (i, m) in wa.iter().enumerate() {
                         assert_eq!(
-                            bob.decrypt(&a, m, &mut rng).unwrap(),
+                            recv(&mut bob, &a, m, &mut rng).unwrap(),
                             format!("wa{i}").as_bytes(),
                             "v3 {v3} order {order}"
                         );
@@ -146,7 +148,7 @@ fn simultaneous_initiation_all_orders() {
                 } else {
                     for (i, m) in wb.iter().enumerate() {
                         assert_eq!(
-                            alice.decrypt(&b, m, &mut rng).unwrap(),
+                            recv(&mut alice, &b, m, &mut rng).unwrap(),
                             format!("wb{i}").as_bytes(),
                             "v3 {v3} order {order}"
                         );
@@ -155,16 +157,16 @@ fn simultaneous_initiation_all_orders() {
             }
             // Converged: a few round trips, all whisper messages, all decrypt.
             for i in 0..3 {
-                let m = alice.encrypt(&b, format!("x{i}").as_bytes(), &mut rng);
+                let m = send(&mut alice, &b, format!("x{i}").as_bytes(), &mut rng);
                 assert_eq!(m.message_type(), CiphertextMessageType::Whisper);
                 assert_eq!(
-                    bob.decrypt(&a, &m, &mut rng).unwrap(),
+                    recv(&mut bob, &a, &m, &mut rng).unwrap(),
                     format!("x{i}").as_bytes()
                 );
-                let m = bob.encrypt(&a, format!("y{i}").as_bytes(), &mut rng);
+                let m = send(&mut bob, &a, format!("y{i}").as_bytes(), &mut rng);
                 assert_eq!(m.message_type(), CiphertextMessageType::Whisper);
                 assert_eq!(
-                    alice.decrypt(&b, &m, &mut rng).unwrap(),
+                    recv(&mut alice, &b, &m, &mut rng).unwrap(),
                     format!("y{i}").as_bytes()
                 );
             }
@@ -177,10 +179,10 @@ fn simultaneous_initiation_all_orders() {
 #[test]
 fn forged_identity_in_repeated_prekey_message_refused() {
     let (mut alice, mut bob, mut rng) = pair(false, true, 15);
-    let (a, b) = (alice.address.clone(), bob.address.clone());
-    let m1 = alice.encrypt(&b, b"one", &mut rng);
-    let m2 = alice.encrypt(&b, b"two", &mut rng);
-    bob.decrypt(&a, &m1, &mut rng).unwrap();
+    let (a, b) = (alice.address().clone(), bob.address().clone());
+    let m1 = send(&mut alice, &b, b"one", &mut rng);
+    let m2 = send(&mut alice, &b, b"two", &mut rng);
+    recv(&mut bob, &a, &m1, &mut rng).unwrap();
     let bytes = m2.serialize().to_vec();
     let real = *PreKeySignalMessage::deserialize(&bytes)
         .unwrap()
@@ -192,11 +194,122 @@ fn forged_identity_in_repeated_prekey_message_refused() {
     let mallory = missive::IdentityKeyPair::generate(&mut rng);
     let mut forged = bytes.clone();
     forged[pos..pos + 33].copy_from_slice(&mallory.identity_key().serialize());
-    let before = bob.snapshot(&[&a]);
+    let before = snapshot(&bob, &[&a]);
     assert!(
-        bob.decrypt_bytes(&a, CiphertextMessageType::PreKey, &forged, &mut rng)
-            .is_err()
+        recv_bytes(
+            &mut bob,
+            &a,
+            CiphertextMessageType::PreKey,
+            &forged,
+            &mut rng
+        )
+        .is_err()
     );
-    assert_eq!(before, bob.snapshot(&[&a]));
-    assert_eq!(bob.decrypt(&a, &m2, &mut rng).unwrap(), b"two");
+    assert_eq!(before, snapshot(&bob, &[&a]));
+    assert_eq!(recv(&mut bob, &a, &m2, &mut rng).unwrap(), b"two");
+}
+
+/// The snapshot the failure tests compare sees every write an operation can make, and
+/// the records an app manages.
+#[test]
+fn snapshot_sees_every_kind_of_record() {
+    use missive::store::memory::BundleSpec;
+    let mut rng = rng(17);
+    let mut alice = device(ALICE, 1, &mut rng);
+    let mut bob = device(BOB, 1, &mut rng);
+    let (a, b) = (alice.address().clone(), bob.address().clone());
+    let empty = snapshot(&bob, &[&a]);
+    assert!(empty.identities.is_empty());
+    assert!(empty.sessions.is_empty() && empty.pre_keys.is_empty());
+
+    // Published keys: one of each, listed with their ids.
+    let spec = BundleSpec::new(1)
+        .with_one_time_pre_key()
+        .with_last_resort_kyber_pre_key();
+    let bundle = bob.store_mut().generate_bundle(&spec, 1, NOW, &mut rng);
+    let published = snapshot(&bob, &[&a]);
+    assert_eq!(
+        published.pre_keys,
+        [bob.store()
+            .pre_key_store
+            .pre_key(PreKeyId(1))
+            .unwrap()
+            .serialize()
+            .to_vec()]
+    );
+    assert_eq!(published.signed_pre_keys.len(), 1);
+    assert_eq!(published.kyber_pre_keys.len(), 1);
+
+    // A prekey message: a session, an identity, a consumed prekey, a Kyber triple.
+    start_session(&mut alice, &bundle, &b, &mut rng);
+    let m = send(&mut alice, &b, b"1", &mut rng);
+    recv(&mut bob, &a, &m, &mut rng).unwrap();
+    let first = snapshot(&bob, &[&a]);
+    assert_eq!(first.sessions.len(), 1);
+    assert_eq!(
+        first.identities,
+        [(
+            a.clone(),
+            alice
+                .store()
+                .identity_key_pair()
+                .unwrap()
+                .identity_key()
+                .serialize()
+        )]
+    );
+    assert!(first.pre_keys.is_empty());
+    assert_eq!(
+        (first.kyber_used_triples, first.kyber_pre_keys.len()),
+        (1, 1)
+    );
+    // A SignalMessage: the session record alone.
+    let m = send(&mut alice, &b, b"2", &mut rng);
+    recv(&mut bob, &a, &m, &mut rng).unwrap();
+    let second = snapshot(&bob, &[&a]);
+    assert_ne!(first.sessions, second.sessions);
+    assert_eq!(
+        (&first.identities, &first.kyber_pre_keys),
+        (&second.identities, &second.kyber_pre_keys)
+    );
+
+    // Sender keys: a member's record appears, and changes with each message.
+    let group = DistributionId::from_bytes([7; 16]);
+    let skdm = alice
+        .sender_key_distribution_message(group, &mut rng)
+        .unwrap();
+    let m = send(&mut alice, &b, skdm.serialized(), &mut rng);
+    let d = bob
+        .decrypt(&a, m.message_type(), m.serialize(), &mut rng)
+        .unwrap();
+    let skdm = SenderKeyDistributionMessage::deserialize(&d.plaintext).unwrap();
+    bob.process_sender_key_distribution_message(&d.sender, &skdm)
+        .unwrap();
+    let member = snapshot(&bob, &[&a]);
+    assert_eq!(member.sender_keys.len(), 1);
+    assert_eq!(
+        (&member.sender_keys[0].0, member.sender_keys[0].1),
+        (&a, group)
+    );
+    let g = alice.group_encrypt(group, b"g", &mut rng).unwrap();
+    bob.group_decrypt(&a, &g).unwrap();
+    assert_ne!(member.sender_keys, snapshot(&bob, &[&a]).sender_keys);
+
+    // What the app manages: identities and keys.
+    let before = snapshot(&bob, &[&a]);
+    let other = *IdentityKeyPair::generate(&mut rng).identity_key();
+    bob.store_mut().identity_store.save_identity(&a, &other);
+    assert_ne!(before.identities, snapshot(&bob, &[&a]).identities);
+    bob.store_mut()
+        .signed_pre_key_store
+        .remove_signed_pre_key(SignedPreKeyId(1));
+    assert!(snapshot(&bob, &[&a]).signed_pre_keys.is_empty());
+    bob.store_mut()
+        .kyber_pre_key_store
+        .remove_kyber_pre_key(KyberPreKeyId(1));
+    let after = snapshot(&bob, &[&a]);
+    assert_eq!(
+        (after.kyber_used_triples, after.kyber_pre_keys.len()),
+        (0, 0)
+    );
 }

@@ -15,14 +15,14 @@ fn sizes(v3: bool, one_time: bool, aci: bool) -> (usize, usize) {
     } else {
         ("alice", "bob")
     };
-    let mut alice = Party::new(an, 1, &mut rng);
-    let mut bob = Party::new(bn, 1, &mut rng);
-    let (a, b) = (alice.address.clone(), bob.address.clone());
-    let bundle = bob.bundle(one_time, v3, &mut rng);
-    alice.start_session(&bundle, &b, &mut rng);
-    let first = alice.encrypt(&b, &[0x61; 100], &mut rng);
-    bob.decrypt(&a, &first, &mut rng).unwrap();
-    let reply = bob.encrypt(&a, &[0x62; 100], &mut rng);
+    let new = if v3 { legacy_device } else { device };
+    let mut alice = new(an, 1, &mut rng);
+    let mut bob = new(bn, 1, &mut rng);
+    let (a, b) = (alice.address().clone(), bob.address().clone());
+    establish(&mut alice, &mut bob, one_time, v3, &mut rng);
+    let first = send(&mut alice, &b, &[0x61; 100], &mut rng);
+    recv(&mut bob, &a, &first, &mut rng).unwrap();
+    let reply = send(&mut bob, &a, &[0x62; 100], &mut rng);
     (first.serialize().len(), reply.serialize().len())
 }
 

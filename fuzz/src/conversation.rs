@@ -11,20 +11,26 @@
 //!   unused on a session that already exists): then it must give exactly the original
 //!   plaintext, and only while the original was still undelivered;
 //! * every call that fails (encrypt, decrypt or session start) leaves every record of
-//!   that party byte-identical: session, identity, and all prekey records.
+//!   that party byte-identical: session, identity, and all prekey records;
+//! * a decryption names the peer as its sender, reports a new session only for a
+//!   prekey message, and never a replaced identity (nobody changes identity here).
+//!
+//! The parties are [`missive::Device`]s; in the v3 configuration they accept v3 prekey
+//! messages ([`missive::Config::accept_legacy_x3dh`]), in v4 they keep the default and
+//! refuse them.
 //!
 //! Input: `config (1) ‖ seed (8) ‖ actions`, each action an opcode byte and its
 //! arguments (see [`conversation`]). Missing bytes read as zero.
 
 use missive::crypto::PublicKey;
 use missive::{
-    CiphertextMessageType, Error, MAX_RECEIVER_CHAINS, PreKeySignalMessage, ProtocolAddress,
-    ProtocolError, SignalMessage,
+    CiphertextMessageType, Error, IdentityChange, MAX_RECEIVER_CHAINS, PreKeySignalMessage,
+    ProtocolAddress, ProtocolError, SignalMessage,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
-use super::party::{ALICE, BOB, Party};
+use super::party::{self, ALICE, BOB, NOW, Party};
 
 /// Opcodes: the first byte of each action, modulo their number.
 pub mod op {
@@ -49,7 +55,7 @@ pub mod op {
     pub const COUNT: u8 = 7;
 }
 
-/// `config` bits: 1 = v3 (X3DH, legacy entry points) instead of v4; 2 = bundles carry a
+/// `config` bits: 1 = v3 (X3DH, legacy bundles) instead of v4; 2 = bundles carry a
 /// one-time EC prekey.
 pub mod config {
     /// Run the v3 protocol.
@@ -150,8 +156,8 @@ struct World {
 impl World {
     fn addresses(&self, to: usize) -> (ProtocolAddress, ProtocolAddress) {
         (
-            self.parties[to].address.clone(),
-            self.parties[1 - to].address.clone(),
+            self.parties[to].address().clone(),
+            self.parties[1 - to].address().clone(),
         )
     }
 
@@ -164,16 +170,30 @@ impl World {
     ) -> Result<Vec<u8>, Error> {
         let (_, from) = self.addresses(to);
         let party = &mut self.parties[to];
-        let before = party.snapshot(&from);
+        let before = party::snapshot(party, &from);
         let r = party.decrypt(&from, kind, bytes, &mut self.rng);
-        if r.is_err() {
-            assert_eq!(
-                before,
-                party.snapshot(&from),
-                "failed decrypt changed records"
-            );
+        match r {
+            Ok(d) => {
+                assert_eq!(d.sender.address(), &from, "wrong sender");
+                assert!(
+                    !d.new_session || kind == CiphertextMessageType::PreKey,
+                    "a normal message made a session"
+                );
+                assert!(
+                    !matches!(d.identity_change, IdentityChange::Replaced { .. }),
+                    "identity replaced, yet nobody changed identity"
+                );
+                Ok(d.plaintext)
+            }
+            Err(e) => {
+                assert_eq!(
+                    before,
+                    party::snapshot(party, &from),
+                    "failed decrypt changed records"
+                );
+                Err(e)
+            }
         }
-        r
     }
 
     fn send(&mut self, from: usize, len: u8) {
@@ -185,8 +205,8 @@ impl World {
         plaintext.resize(4 + usize::from(len), len);
         let (_, to) = self.addresses(from);
         let party = &mut self.parties[from];
-        let before = party.snapshot(&to);
-        match party.encrypt(&to, &plaintext, &mut self.rng) {
+        let before = party::snapshot(party, &to);
+        match party.encrypt(&to, &plaintext, NOW, &mut self.rng) {
             Ok(m) => {
                 let kind = m.message_type();
                 let bytes = m.serialize().to_vec();
@@ -199,13 +219,13 @@ impl World {
             }
             Err(e) => {
                 assert!(
-                    !party.has_session(&to),
+                    !party::has_session(party, &to),
                     "encrypt failed on a session: {e:?}"
                 );
                 assert_eq!(e, Error::Protocol(ProtocolError::NoSession));
                 assert_eq!(
                     before,
-                    party.snapshot(&to),
+                    party::snapshot(party, &to),
                     "failed encrypt changed records"
                 );
             }
@@ -303,12 +323,16 @@ impl World {
             return;
         }
         self.restarts += 1;
-        let bundle = self.parties[1 - who].bundle(self.v3, self.one_time, &mut self.rng);
+        let other = &mut self.parties[1 - who];
+        let bundle = party::publish_bundle(other, self.v3, self.one_time, &mut self.rng);
         let (_, remote) = self.addresses(who);
         let party = &mut self.parties[who];
-        party
-            .start_session(&bundle, &remote, &mut self.rng)
+        let change = party::start_session(party, &bundle, &remote, &mut self.rng)
             .expect("an honest bundle starts a session");
+        assert!(
+            !matches!(change, IdentityChange::Replaced { .. }),
+            "identity replaced, yet nobody changed identity"
+        );
     }
 }
 
@@ -319,8 +343,8 @@ pub fn conversation(data: &[u8]) {
     let mut rng = input.rng();
     let v3 = cfg & config::V3 != 0;
     let one_time = cfg & config::ONE_TIME != 0;
-    let alice = Party::new(ALICE, 1001, &mut rng);
-    let bob = Party::new(BOB, 2002, &mut rng);
+    let alice: Party = party::device(ALICE, 1001, v3, &mut rng);
+    let bob = party::device(BOB, 2002, v3, &mut rng);
     let mut w = World {
         parties: [alice, bob],
         rng,

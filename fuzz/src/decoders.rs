@@ -6,19 +6,19 @@
 //!   fields in messages, repeated fields, non-minimal varints): `decode(encode(v)) == v`
 //!   and `encode` is a fixpoint, `encode(decode(encode(v))) == encode(v)`.
 
+use std::cell::RefCell;
+
 use missive::__fuzz::{self, SpqrState};
 use missive::crypto::{KemCiphertext, KemPublicKey, KemSecretKey, PublicKey};
-use missive::store::SenderKeyStore;
-use missive::store::memory::InMemSenderKeyStore;
 use missive::{
     DistributionId, Error, IdentityKey, IdentityKeyPair, KyberPreKeyRecord, MisuseError,
-    PreKeyBundle, PreKeyRecord, PreKeySignalMessage, ProtocolAddress, SenderKeyDistributionMessage,
+    PreKeyBundle, PreKeyRecord, PreKeySignalMessage, Sender, SenderKeyDistributionMessage,
     SenderKeyMessage, SenderKeyRecord, SessionRecord, SignalMessage, SignedPreKeyRecord,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
-use super::party::NOW;
+use super::party::{self, ALICE, BOB, NOW, Party};
 
 type SignalFields = (u8, PublicKey, u32, u32, Vec<u8>, Vec<u8>, Option<[u8; 36]>);
 
@@ -188,7 +188,7 @@ pub fn prekey_record(data: &[u8]) {
     let Ok(r) = PreKeyRecord::deserialize(data) else {
         return;
     };
-    assert_eq!(r.key_pair().private_key.public_key(), *r.public_key());
+    assert_eq!(r.key_pair().private_key().public_key(), *r.public_key());
     let canonical = r.serialize();
     let again = PreKeyRecord::deserialize(&canonical).expect("canonical form parses");
     assert_eq!((again.id(), again.public_key()), (r.id(), r.public_key()));
@@ -200,7 +200,7 @@ pub fn signed_prekey_record(data: &[u8]) {
     let Ok(r) = SignedPreKeyRecord::deserialize(data) else {
         return;
     };
-    assert_eq!(r.key_pair().private_key.public_key(), *r.public_key());
+    assert_eq!(r.key_pair().private_key().public_key(), *r.public_key());
     let canonical = r.serialize();
     let again = SignedPreKeyRecord::deserialize(&canonical).expect("canonical form parses");
     let fields = |r: &SignedPreKeyRecord| (r.id(), r.timestamp(), *r.public_key(), *r.signature());
@@ -283,10 +283,37 @@ pub fn sender_key_message(data: &[u8]) {
     );
 }
 
+/// A member with a 1:1 session with Alice, and the sender that session authenticated:
+/// what processing a distribution message needs. Made once per thread (a PQXDH
+/// handshake); each input gets a copy.
+fn member_of_alice() -> (Party, Sender) {
+    thread_local! {
+        static MEMBER: RefCell<Option<(Party, Sender)>> = const { RefCell::new(None) };
+    }
+    MEMBER.with(|m| {
+        let mut m = m.borrow_mut();
+        let (member, sender) = m.get_or_insert_with(|| {
+            let mut rng = ChaCha20Rng::seed_from_u64(0x736b_646d);
+            let mut alice = party::device(ALICE, 1, false, &mut rng);
+            let mut bob = party::device(BOB, 2, false, &mut rng);
+            let bundle = party::publish_bundle(&mut bob, false, false, &mut rng);
+            let to = bob.address().clone();
+            party::start_session(&mut alice, &bundle, &to, &mut rng).expect("honest bundle");
+            let m = alice.encrypt(&to, b"", NOW, &mut rng).expect("session");
+            let from = alice.address().clone();
+            let got = bob
+                .decrypt(&from, m.message_type(), m.serialize(), &mut rng)
+                .expect("honest message");
+            (bob, got.sender)
+        });
+        (party::copy(member), sender.clone())
+    })
+}
+
 /// `SenderKeyDistributionMessage::deserialize`: as for SenderKeyMessage (the canonical
-/// form is written under `0x33`). Processed into an empty store, it gives a record with
-/// exactly its chain, which round-trips; processed again (a replay), that record stays
-/// byte-identical.
+/// form is written under `0x33`). Processed by a member without sender keys (from a
+/// sender its 1:1 session authenticated), it gives a record with exactly its chain,
+/// which round-trips; processed again (a replay), that record stays byte-identical.
 pub fn sender_key_distribution_message(data: &[u8]) {
     let Ok(m) = SenderKeyDistributionMessage::deserialize(data) else {
         return;
@@ -310,23 +337,27 @@ pub fn sender_key_distribution_message(data: &[u8]) {
         *canonical
     );
 
-    let sender = ProtocolAddress::new("sender", 1);
-    let mut store = InMemSenderKeyStore::new();
-    let record = |store: &InMemSenderKeyStore| {
-        let r = store.load_sender_key(&sender, m.distribution_id());
-        r.expect("in-memory store").expect("processed")
+    let (mut member, sender) = member_of_alice();
+    let record = |member: &Party| {
+        let s = &member.store().sender_key_store;
+        assert_eq!(s.len(), 1, "one record");
+        s.sender_key(sender.address(), m.distribution_id())
+            .expect("processed")
+            .clone()
     };
-    missive::process_sender_key_distribution_message(&sender, &m, &mut store)
-        .expect("in-memory store");
-    let r = record(&store);
+    member
+        .process_sender_key_distribution_message(&sender, &m)
+        .expect("from another device");
+    let r = record(&member);
     assert_eq!(r.chain_ids().collect::<Vec<_>>(), [m.chain_id()]);
     let bytes = r.serialize();
     let parsed = SenderKeyRecord::deserialize(&bytes).expect("a processed record parses");
     assert_eq!(*parsed.serialize(), *bytes);
-    missive::process_sender_key_distribution_message(&sender, &again, &mut store)
-        .expect("in-memory store");
+    member
+        .process_sender_key_distribution_message(&sender, &again)
+        .expect("from another device");
     assert_eq!(
-        *record(&store).serialize(),
+        *record(&member).serialize(),
         *bytes,
         "a replay changed the record"
     );
@@ -353,21 +384,21 @@ pub fn sender_key_record(data: &[u8]) {
     assert_eq!(*again.serialize(), *canonical);
 
     const GROUP: DistributionId = DistributionId::from_bytes([7; 16]);
-    let us = ProtocolAddress::new("us", 1);
-    let mut store = InMemSenderKeyStore::new();
-    store
-        .store_sender_key(&us, GROUP, &again)
-        .expect("in-memory store");
     let mut rng = ChaCha20Rng::seed_from_u64(0);
-    match missive::group_encrypt(&us, GROUP, b"fuzz", &mut store, &mut rng) {
+    let mut us = party::device("us", 1, false, &mut rng);
+    let address = us.address().clone();
+    us.store_mut()
+        .sender_key_store
+        .store_sender_key(&address, GROUP, again);
+    match us.group_encrypt(GROUP, b"fuzz", &mut rng) {
         Ok(m) => {
             assert_eq!(
                 (m.distribution_id(), Some(m.chain_id())),
                 (GROUP, ids.first().copied())
             );
-            let d =
-                missive::create_sender_key_distribution_message(&us, GROUP, &mut store, &mut rng)
-                    .expect("our chain");
+            let d = us
+                .sender_key_distribution_message(GROUP, &mut rng)
+                .expect("our chain");
             assert_eq!(
                 (d.chain_id(), d.iteration()),
                 (m.chain_id(), m.iteration() + 1)
@@ -379,7 +410,7 @@ pub fn sender_key_record(data: &[u8]) {
         }
         Err(e) => {
             assert_eq!(e, Error::Misuse(MisuseError::InvalidState));
-            let r = store.load_sender_key(&us, GROUP).expect("in-memory store");
+            let r = us.store().sender_key_store.sender_key(&address, GROUP);
             assert_eq!(*r.expect("stored").serialize(), *canonical);
         }
     }

@@ -1,8 +1,10 @@
-//! The group stateful target: two to four members (missive parties) and an outsider,
-//! Mallory, under a list of actions read from the input. Members hand out their
-//! sender keys over real 1:1 sessions (PQXDH, created on first use), rotate them, send
-//! to two groups, and their messages arrive reordered, dropped, replayed, tampered
-//! with, alone or in batches. Mallory sends raw distribution and group messages.
+//! The group stateful target: two to four members (missive [`Device`](missive::Device)s) and an
+//! outsider, Mallory, under a list of actions read from the input. Members hand out
+//! their sender keys over real 1:1 sessions (PQXDH, created on first use), rotate them,
+//! send to two groups, and their messages arrive reordered, dropped, replayed, tampered
+//! with, alone or in batches. Mallory sends raw group messages, and raw distribution
+//! messages over her own 1:1 sessions with the members (a distribution is processed
+//! only under the sender its 1:1 message authenticated, so hers count as hers).
 //!
 //! A model of every member's sender-key records (`docs/PROTOCOL.md` §11.7–§11.9:
 //! states per sender and distribution id, stored iterations, the bounds) predicts each
@@ -19,6 +21,8 @@
 //! * every decryption result (plaintext or exact error) is the model's, and every call
 //!   that fails leaves every record of the party byte-identical: sender-key records for
 //!   group calls, and sessions, identities, prekeys and sender keys for 1:1 calls;
+//! * a 1:1 message that carries a distribution names its sender, and the distribution
+//!   is processed under that sender only;
 //! * a batch (`group_decrypt_batch`) returns exactly what one-by-one decryption returns
 //!   for the same messages on a copy of the store, and leaves the same records.
 //!
@@ -33,13 +37,13 @@ use missive::store::memory::InMemSenderKeyStore;
 use missive::{
     CiphertextMessageType, DistributionId, Error, MAX_SENDER_KEY_FORWARD_JUMP,
     MAX_SENDER_KEY_STATES, MAX_SENDER_MESSAGE_KEYS, MisuseError, ProtocolAddress, ProtocolError,
-    SenderKeyDistributionMessage, SenderKeyMessage,
+    Sender, SenderKeyDistributionMessage, SenderKeyMessage,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
 use super::conversation::Input;
-use super::party::{ALICE, BOB, CAROL, DAVE, NOW, Party, SenderKeys, Snapshot};
+use super::party::{self, ALICE, BOB, CAROL, DAVE, NOW, Party, SenderKeys, Snapshot};
 
 /// Opcodes: the first byte of each action, modulo their number. `who` and `to` name a
 /// member (modulo the number of members); `g` a group (`g & 1`).
@@ -200,9 +204,11 @@ struct Own {
 /// (sender index, distribution id, chain id, iteration): one message of one chain.
 type MessageId = (usize, DistributionId, u32, u32);
 
-#[derive(Clone)]
 struct Member {
     party: Party,
+    /// The members (and Mallory) whose 1:1 messages we decrypted, as they authenticated:
+    /// a replayed distribution is processed again under its sender's.
+    senders: BTreeMap<usize, Sender>,
     /// The model of our records of others: (sender, distribution id) → states, newest
     /// first.
     chains: BTreeMap<(usize, DistributionId), VecDeque<Chain>>,
@@ -213,9 +219,24 @@ struct Member {
     delivered: Vec<Item>,
 }
 
-#[derive(Clone)]
+impl Clone for Member {
+    fn clone(&self) -> Self {
+        Member {
+            party: party::copy(&self.party),
+            senders: self.senders.clone(),
+            chains: self.chains.clone(),
+            own: self.own,
+            consumed: self.consumed.clone(),
+            in_flight: self.in_flight.clone(),
+            delivered: self.delivered.clone(),
+        }
+    }
+}
+
 struct World {
     members: Vec<Member>,
+    /// Mallory's device: she hands out raw distribution messages over 1:1 sessions.
+    mallory: Party,
     /// Members' addresses, then Mallory's.
     addresses: Vec<ProtocolAddress>,
     rng: ChaCha20Rng,
@@ -227,6 +248,23 @@ struct World {
     skipped: u32,
     pair_messages: BTreeMap<(usize, usize), u32>,
     clock: u64,
+}
+
+impl Clone for World {
+    fn clone(&self) -> Self {
+        World {
+            members: self.members.clone(),
+            mallory: party::copy(&self.mallory),
+            addresses: self.addresses.clone(),
+            rng: self.rng.clone(),
+            sent: self.sent.clone(),
+            ids: self.ids.clone(),
+            encrypts: self.encrypts,
+            skipped: self.skipped,
+            pair_messages: self.pair_messages.clone(),
+            clock: self.clock,
+        }
+    }
 }
 
 impl World {
@@ -251,8 +289,9 @@ impl World {
         SenderKeys::of(store, &self.keys())
     }
 
+    /// Everyone `me` may have a session with: the other members and Mallory.
     fn others(&self, me: usize) -> Vec<ProtocolAddress> {
-        (0..self.n())
+        (0..=self.n())
             .filter(|&i| i != me)
             .map(|i| self.addresses[i].clone())
             .collect()
@@ -265,13 +304,13 @@ impl World {
         }
         self.encrypts += 1;
         let id = GROUPS[g];
-        let store = &mut self.members[s].party.store.sender_key_store;
-        let before = store.clone();
-        let sent = missive::group_encrypt(&self.addresses[s], id, &plaintext, store, &mut self.rng);
+        let device = &mut self.members[s].party;
+        let before = device.store().sender_key_store.clone();
+        let sent = device.group_encrypt(id, &plaintext, &mut self.rng);
         let Some(own) = self.members[s].own[g].as_mut() else {
             let e = sent.expect_err("encrypted without a chain");
             assert_eq!(e, Error::Misuse(MisuseError::InvalidState));
-            let after = &self.members[s].party.store.sender_key_store;
+            let after = &self.members[s].party.store().sender_key_store;
             assert_eq!(
                 self.sender_keys(&before),
                 self.sender_keys(after),
@@ -296,9 +335,9 @@ impl World {
             return;
         }
         self.skipped += count;
-        let store = &mut self.members[s].party.store.sender_key_store;
-        let before = store.clone();
-        let r = missive::__fuzz::skip_sender_messages(&self.addresses[s], GROUPS[g], count, store);
+        let device = &mut self.members[s].party;
+        let before = device.store().sender_key_store.clone();
+        let r = missive::__fuzz::skip_sender_messages(device, GROUPS[g], count);
         match self.members[s].own[g].as_mut() {
             Some(own) => {
                 r.unwrap_or_else(|e| panic!("skipping on our chain failed: {e:?}"));
@@ -306,7 +345,7 @@ impl World {
             }
             None => {
                 assert_eq!(r, Err(Error::Misuse(MisuseError::InvalidState)));
-                let after = &self.members[s].party.store.sender_key_store;
+                let after = &self.members[s].party.store().sender_key_store;
                 assert_eq!(
                     self.sender_keys(&before),
                     self.sender_keys(after),
@@ -335,13 +374,21 @@ impl World {
     /// Starts a session from `s` to `r` unless `s` has one.
     fn ensure_session(&mut self, s: usize, r: usize) {
         let remote = self.addresses[r].clone();
-        if self.members[s].party.has_session(&remote) {
+        let device = if s == self.mallory() {
+            &mut self.mallory
+        } else {
+            &mut self.members[s].party
+        };
+        if party::has_session(device, &remote) {
             return;
         }
-        let bundle = self.members[r].party.bundle(false, true, &mut self.rng);
-        self.members[s]
-            .party
-            .start_session(&bundle, &remote, &mut self.rng)
+        let bundle = party::publish_bundle(&mut self.members[r].party, false, true, &mut self.rng);
+        let device = if s == self.mallory() {
+            &mut self.mallory
+        } else {
+            &mut self.members[s].party
+        };
+        party::start_session(device, &bundle, &remote, &mut self.rng)
             .expect("an honest bundle starts a session");
     }
 
@@ -349,12 +396,11 @@ impl World {
     /// distribution over 1:1 sessions to the members in `mask`.
     fn distribute(&mut self, s: usize, g: usize, mask: u8, rotate: bool) {
         let id = GROUPS[g];
-        let address = self.addresses[s].clone();
-        let store = &mut self.members[s].party.store.sender_key_store;
+        let device = &mut self.members[s].party;
         let d = if rotate {
-            missive::rotate_sender_key(&address, id, store, &mut self.rng)
+            device.rotate_sender_key(id, &mut self.rng)
         } else {
-            missive::create_sender_key_distribution_message(&address, id, store, &mut self.rng)
+            device.sender_key_distribution_message(id, &mut self.rng)
         };
         let d = d.expect("a member can always hand out its chain");
         assert_eq!(d.distribution_id(), id);
@@ -389,16 +435,8 @@ impl World {
         }
         let recipients: Vec<ProtocolAddress> =
             to.iter().map(|&r| self.addresses[r].clone()).collect();
-        let stores = &mut self.members[s].party.store;
-        let sent = missive::distribute_sender_key(
-            &d,
-            &recipients,
-            &address,
-            &mut stores.session_store,
-            &mut stores.identity_store,
-            NOW,
-            &mut self.rng,
-        );
+        let device = &mut self.members[s].party;
+        let sent = device.distribute_sender_key(&d, &recipients, NOW, &mut self.rng);
         for (r, (addr, m)) in to.into_iter().zip(sent) {
             assert_eq!(addr, self.addresses[r]);
             let m = m.unwrap_or_else(|e| panic!("encrypt on a fresh session failed: {e:?}"));
@@ -412,11 +450,19 @@ impl World {
     }
 
     /// Member `r` processes distribution `d` from sender `from` (a member, or Mallory),
-    /// and the model adds its chain (`docs/PROTOCOL.md` §11.7).
+    /// under the sender the 1:1 message from `from` authenticated, and the model adds
+    /// its chain (`docs/PROTOCOL.md` §11.7).
     fn process(&mut self, r: usize, from: usize, d: &SenderKeyDistributionMessage) {
-        let store = &mut self.members[r].party.store.sender_key_store;
-        missive::process_sender_key_distribution_message(&self.addresses[from], d, store)
-            .expect("in-memory store");
+        let member = &mut self.members[r];
+        let sender = member
+            .senders
+            .get(&from)
+            .expect("a 1:1 message from the sender");
+        assert_eq!(sender.address(), &self.addresses[from]);
+        member
+            .party
+            .process_sender_key_distribution_message(sender, d)
+            .expect("a distribution from another device");
         self.ids.insert(d.distribution_id());
         let states = self.members[r]
             .chains
@@ -453,21 +499,21 @@ impl World {
             unreachable!("a distribution item");
         };
         let remote = self.addresses[*from].clone();
-        let before = self.members[r].party.store.clone();
-        let got = self.members[r]
-            .party
-            .decrypt(&remote, *kind, bytes, &mut self.rng);
+        let (others, keys) = (self.others(r), self.keys());
+        let device = &mut self.members[r].party;
+        let before = Snapshot::of(device.store(), &others, &keys);
+        let got = device.decrypt(&remote, *kind, bytes, &mut self.rng);
         match got {
-            Ok(pt) => {
+            Ok(d) => {
                 assert!(!replay, "a replayed 1:1 message decrypted");
-                assert_eq!(&pt, skdm, "1:1 message decrypted wrongly");
+                assert_eq!(&d.plaintext, skdm, "1:1 message decrypted wrongly");
+                assert_eq!(d.sender.address(), &remote, "1:1 message from someone else");
+                self.members[r].senders.insert(*from, d.sender);
             }
             Err(e) => {
-                let (others, keys) = (self.others(r), self.keys());
-                let p = &self.members[r].party;
                 assert_eq!(
-                    Snapshot::of(&before, p.next_id, &others, &keys),
-                    Snapshot::of(&p.store, p.next_id, &others, &keys),
+                    before,
+                    Snapshot::of(device.store(), &others, &keys),
                     "failed 1:1 decrypt changed records"
                 );
                 assert!(replay, "honest 1:1 message refused: {e:?}");
@@ -575,11 +621,11 @@ impl World {
     /// Group decryption of one message; a failure must leave the records as they were.
     fn deliver_group(&mut self, r: usize, from: usize, m: &SenderKeyMessage, kind: Kind) {
         self.ids.insert(m.distribution_id());
-        let store = &mut self.members[r].party.store.sender_key_store;
-        let before = store.clone();
-        let got = missive::group_decrypt(m, &self.addresses[from], store);
+        let device = &mut self.members[r].party;
+        let before = device.store().sender_key_store.clone();
+        let got = device.group_decrypt(&self.addresses[from], m);
         if got.is_err() {
-            let after = &self.members[r].party.store.sender_key_store;
+            let after = &self.members[r].party.store().sender_key_store;
             assert_eq!(
                 self.sender_keys(&before),
                 self.sender_keys(after),
@@ -677,10 +723,32 @@ impl World {
         }
         let _from = input.byte();
         let len = usize::from(input.byte());
-        if let Ok(d) = SenderKeyDistributionMessage::deserialize(input.take(len)) {
-            let mallory = self.mallory();
-            self.process(r, mallory, &d);
+        let bytes = input.take(len);
+        if SenderKeyDistributionMessage::deserialize(bytes).is_ok() {
+            let bytes = bytes.to_vec();
+            self.mallory_hands_out(r, &bytes);
         }
+    }
+
+    /// Mallory sends `bytes` (a distribution message) to member `r` over her 1:1
+    /// session (made on first use), and `r` processes it under Mallory's name.
+    fn mallory_hands_out(&mut self, r: usize, bytes: &[u8]) {
+        let mallory = self.mallory();
+        self.ensure_session(mallory, r);
+        let to = self.addresses[r].clone();
+        let m = self
+            .mallory
+            .encrypt(&to, bytes, NOW, &mut self.rng)
+            .unwrap_or_else(|e| panic!("Mallory's session failed: {e:?}"));
+        let item = Item::Distribution {
+            from: mallory,
+            kind: m.message_type(),
+            bytes: m.serialize().to_vec(),
+            skdm: bytes.to_vec(),
+        };
+        self.deliver_one_to_one(r, &item, false);
+        let d = SenderKeyDistributionMessage::deserialize(bytes).expect("parsed before");
+        self.process(r, mallory, &d);
     }
 
     fn batch(&mut self, r: usize, input: &mut Input<'_>) {
@@ -742,18 +810,18 @@ impl World {
             .iter()
             .map(|(from, m, _)| (&addresses[*from], m))
             .collect();
-        let store = &mut self.members[r].party.store.sender_key_store;
-        let mut copy = store.clone();
-        let got = missive::group_decrypt_batch(&refs, store);
+        let device = &mut self.members[r].party;
+        let mut copy = party::copy(device);
+        let got = device.group_decrypt_batch(&refs);
         // The same messages one by one, on a copy: each failure changes nothing.
         let mut one_by_one = Vec::new();
         for (sender, m) in &refs {
-            let before = copy.clone();
-            let r = missive::group_decrypt(m, sender, &mut copy);
+            let before = copy.store().sender_key_store.clone();
+            let r = copy.group_decrypt(sender, m);
             if r.is_err() {
                 assert_eq!(
                     self.sender_keys(&before),
-                    self.sender_keys(&copy),
+                    self.sender_keys(&copy.store().sender_key_store),
                     "failed group_decrypt changed records"
                 );
             }
@@ -761,8 +829,8 @@ impl World {
         }
         assert_eq!(got, one_by_one, "batch and one-by-one decryption disagree");
         assert_eq!(
-            self.sender_keys(&self.members[r].party.store.sender_key_store),
-            self.sender_keys(&copy),
+            self.sender_keys(&self.members[r].party.store().sender_key_store),
+            self.sender_keys(&copy.store().sender_key_store),
             "batch and one-by-one decryption leave different records"
         );
         for ((from, m, kind), got) in entries.iter().zip(&got) {
@@ -805,10 +873,11 @@ impl World {
             .iter()
             .zip(1001u32..)
             .map(|(name, registration_id)| {
-                let party = Party::new(name, registration_id, &mut rng);
-                addresses.push(party.address.clone());
+                let party = party::device(name, registration_id, false, &mut rng);
+                addresses.push(party.address().clone());
                 Member {
                     party,
+                    senders: BTreeMap::new(),
                     chains: BTreeMap::new(),
                     own: [None, None],
                     consumed: BTreeMap::new(),
@@ -817,9 +886,11 @@ impl World {
                 }
             })
             .collect();
-        addresses.push(ProtocolAddress::new(MALLORY, 1));
+        let mallory = party::device(MALLORY, 666, false, &mut rng);
+        addresses.push(mallory.address().clone());
         let mut w = World {
             members,
+            mallory,
             addresses,
             rng,
             sent: BTreeMap::new(),

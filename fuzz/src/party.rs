@@ -1,15 +1,12 @@
-//! A party with in-memory stores, for the stateful targets and the seed corpora.
+//! Thin helpers over [`missive::Device`] for the stateful targets, the seed corpora and
+//! the leak checks: device creation, bundle publishing, and a [`Snapshot`] of every
+//! record a device holds (what the invariant "a failed call changes nothing" compares).
+//! A party is a `Device` over the in-memory store; nothing here bundles stores by hand.
 
-use missive::crypto::KemKeyType;
-use missive::store::memory::{InMemSenderKeyStore, InMemSignalProtocolStore};
-use missive::store::{
-    IdentityKeyStore, KyberPreKeyStore, PreKeyStore, SenderKeyStore, SessionStore,
-    SignedPreKeyStore,
-};
+use missive::store::memory::{BundleSpec, InMemSenderKeyStore, InMemSignalProtocolStore};
 use missive::{
-    CiphertextMessage, CiphertextMessageType, DistributionId, Error, IdentityKeyPair,
-    KyberPreKeyId, KyberPreKeyRecord, PreKeyBundle, PreKeyId, PreKeyRecord, PreKeySignalMessage,
-    ProtocolAddress, SignalMessage, SignedPreKeyId, SignedPreKeyRecord, Timestamp,
+    Config, Device, DistributionId, Error, IdentityChange, IdentityKeyPair, KyberPreKeyId,
+    PreKeyBundle, PreKeyId, ProtocolAddress, SignedPreKeyId, Timestamp,
 };
 use rand_chacha::ChaCha20Rng;
 
@@ -25,15 +22,76 @@ pub const CAROL: &str = "c4a7e1b0-6f2d-4e8a-b3c5-1d9e0f7a2b6c";
 /// Dave's service id (the group target's fourth member).
 pub const DAVE: &str = "0d5e3c9a-8b71-4f26-a4d0-e2c6b8f1a937";
 
-/// One device: its address, its stores, and the next prekey id it will publish.
-#[derive(Clone)]
-pub struct Party {
-    /// Our address.
-    pub address: ProtocolAddress,
-    /// Our stores.
-    pub store: InMemSignalProtocolStore,
-    /// Ids `1..next_id` have been used by our bundles.
-    pub next_id: u32,
+/// One device with in-memory stores.
+pub type Party = Device<InMemSignalProtocolStore>;
+
+/// A device `name`.1 with a fresh identity from `rng`; `legacy`: it accepts v3 (X3DH)
+/// prekey messages.
+pub fn device(name: &str, registration_id: u32, legacy: bool, rng: &mut ChaCha20Rng) -> Party {
+    let store = InMemSignalProtocolStore::new(IdentityKeyPair::generate(rng), registration_id);
+    let config = Config::default().accept_legacy_x3dh(legacy);
+    Device::with_config(ProtocolAddress::new(name, 1), store, config)
+}
+
+/// An independent copy of `party` (its store cloned).
+pub fn copy(party: &Party) -> Party {
+    Device::with_config(
+        party.address().clone(),
+        party.store().clone(),
+        party.config().clone(),
+    )
+}
+
+/// The id the next bundle of `store` gets: bundles use ids `1, 2, …` for all their keys,
+/// and signed prekeys are never deleted, so this is the first id without one.
+pub fn next_bundle_id(store: &InMemSignalProtocolStore) -> u32 {
+    (1..)
+        .find(|&i| {
+            let s = &store.signed_pre_key_store;
+            s.signed_pre_key(SignedPreKeyId(i)).is_none()
+        })
+        .expect("fewer than u32::MAX bundles")
+}
+
+/// Publishes a fresh bundle with a new id: v4 (with a one-time Kyber prekey) unless
+/// `v3`, with a one-time EC prekey if `one_time`.
+pub fn publish_bundle(
+    party: &mut Party,
+    v3: bool,
+    one_time: bool,
+    rng: &mut ChaCha20Rng,
+) -> PreKeyBundle {
+    let mut spec = BundleSpec::new(next_bundle_id(party.store()));
+    if one_time {
+        spec = spec.with_one_time_pre_key();
+    }
+    if v3 {
+        spec = spec.without_kyber_pre_key();
+    }
+    let device_id = party.address().device_id();
+    party
+        .store_mut()
+        .generate_bundle(&spec, device_id, NOW, rng)
+}
+
+/// Starts a session from `bundle`: PQXDH, or X3DH for a bundle without Kyber.
+pub fn start_session(
+    party: &mut Party,
+    bundle: &PreKeyBundle,
+    remote: &ProtocolAddress,
+    rng: &mut ChaCha20Rng,
+) -> Result<IdentityChange, Error> {
+    if bundle.kyber_pre_key().is_some() {
+        party.process_prekey_bundle(remote, bundle, NOW, rng)
+    } else {
+        party.process_legacy_prekey_bundle(remote, bundle, NOW, rng)
+    }
+}
+
+/// Whether `party` has a current session with `remote`.
+pub fn has_session(party: &Party, remote: &ProtocolAddress) -> bool {
+    let s = &party.store().session_store;
+    s.session(remote).is_some_and(|r| r.has_current_session())
 }
 
 /// Everything a party stores, serialized: a failed call must leave it unchanged.
@@ -64,8 +122,9 @@ impl SenderKeys {
             records: keys
                 .iter()
                 .map(|(sender, id)| {
-                    let r = store.load_sender_key(sender, *id);
-                    r.expect("in-memory store").map(|r| r.serialize().to_vec())
+                    store
+                        .sender_key(sender, *id)
+                        .map(|r| r.serialize().to_vec())
                 })
                 .collect(),
             count: store.len(),
@@ -74,38 +133,31 @@ impl SenderKeys {
 }
 
 impl Snapshot {
-    /// Every record in `store` (a party's, whose bundles used ids `1..next_id`) about
-    /// `remotes`, and its sender-key records under `sender_keys`.
+    /// Every record in `store` about `remotes` (sessions and identities), every prekey of
+    /// the bundles it published, and its sender-key records under `sender_keys`.
     pub fn of(
         store: &InMemSignalProtocolStore,
-        next_id: u32,
         remotes: &[ProtocolAddress],
         sender_keys: &[(ProtocolAddress, DistributionId)],
     ) -> Self {
         let s = store;
-        let ids = 1..next_id;
+        let ids = 1..next_bundle_id(s);
         Snapshot {
             sessions: remotes
                 .iter()
                 .map(|remote| {
-                    let r = s.session_store.load_session(remote);
-                    r.expect("in-memory store").map(|r| r.serialize().to_vec())
+                    let r = s.session_store.session(remote);
+                    r.map(|r| r.serialize().to_vec())
                 })
                 .collect(),
             identities: remotes
                 .iter()
-                .map(|remote| {
-                    let k = s.identity_store.identity(remote);
-                    k.expect("in-memory store").map(|k| k.serialize())
-                })
+                .map(|remote| s.identity_store.identity(remote).map(|k| k.serialize()))
                 .collect(),
             pre_keys: ids
                 .clone()
                 .map(|i| {
-                    let r = s
-                        .pre_key_store
-                        .pre_key(PreKeyId(i))
-                        .expect("in-memory store");
+                    let r = s.pre_key_store.pre_key(PreKeyId(i));
                     r.map(|r| r.serialize().to_vec())
                 })
                 .collect(),
@@ -113,13 +165,13 @@ impl Snapshot {
                 .clone()
                 .map(|i| {
                     let r = s.signed_pre_key_store.signed_pre_key(SignedPreKeyId(i));
-                    r.expect("in-memory store").map(|r| r.serialize().to_vec())
+                    r.map(|r| r.serialize().to_vec())
                 })
                 .collect(),
             kyber_pre_keys: ids
                 .map(|i| {
                     let r = s.kyber_pre_key_store.kyber_pre_key(KyberPreKeyId(i));
-                    r.expect("in-memory store").map(|r| r.serialize().to_vec())
+                    r.map(|r| r.serialize().to_vec())
                 })
                 .collect(),
             kyber_used_triples: s.kyber_pre_key_store.used_triples(),
@@ -128,169 +180,8 @@ impl Snapshot {
     }
 }
 
-impl Party {
-    /// A fresh identity from `rng`.
-    pub fn new(name: &str, registration_id: u32, rng: &mut ChaCha20Rng) -> Self {
-        Party {
-            address: ProtocolAddress::new(name, 1),
-            store: InMemSignalProtocolStore::new(IdentityKeyPair::generate(rng), registration_id),
-            next_id: 1,
-        }
-    }
-
-    /// Our identity key pair.
-    pub fn identity(&self) -> IdentityKeyPair {
-        self.store
-            .identity_store
-            .identity_key_pair()
-            .expect("in-memory store")
-    }
-
-    /// Publishes a fresh bundle with new ids: v4 (with a one-time Kyber prekey) unless
-    /// `v3`, with a one-time EC prekey if `one_time`.
-    pub fn bundle(&mut self, v3: bool, one_time: bool, rng: &mut ChaCha20Rng) -> PreKeyBundle {
-        let id = self.next_id;
-        self.next_id += 1;
-        let identity = self.identity();
-        let s = &mut self.store;
-        let spk = SignedPreKeyRecord::generate(SignedPreKeyId(id), NOW.as_millis(), &identity, rng);
-        s.signed_pre_key_store
-            .save_signed_pre_key(&spk)
-            .expect("in-memory store");
-        let pre_key = one_time.then(|| {
-            let pk = PreKeyRecord::generate(PreKeyId(id), rng);
-            s.pre_key_store.save_pre_key(&pk).expect("in-memory store");
-            (pk.id(), *pk.public_key())
-        });
-        let kyber = (!v3).then(|| {
-            let k = KyberPreKeyRecord::generate(
-                KemKeyType::Kyber1024,
-                KyberPreKeyId(id),
-                NOW.as_millis(),
-                false,
-                &identity,
-                rng,
-            );
-            s.kyber_pre_key_store
-                .save_kyber_pre_key(&k)
-                .expect("in-memory store");
-            (k.id(), k.public_key().clone(), k.signature().to_vec())
-        });
-        PreKeyBundle::new(
-            s.identity_store
-                .local_registration_id()
-                .expect("in-memory store"),
-            self.address.device_id(),
-            pre_key,
-            spk.id(),
-            *spk.public_key(),
-            spk.signature().to_vec(),
-            *identity.identity_key(),
-            kyber,
-        )
-    }
-
-    /// Starts a session from `bundle` (PQXDH, or X3DH for a bundle without Kyber).
-    pub fn start_session(
-        &mut self,
-        bundle: &PreKeyBundle,
-        remote: &ProtocolAddress,
-        rng: &mut ChaCha20Rng,
-    ) -> Result<(), Error> {
-        let start = if bundle.kyber_pre_key().is_some() {
-            missive::process_prekey_bundle
-        } else {
-            missive::process_legacy_prekey_bundle
-        };
-        let s = &mut self.store;
-        start(
-            bundle,
-            remote,
-            &mut s.session_store,
-            &mut s.identity_store,
-            NOW,
-            rng,
-        )
-    }
-
-    /// Encrypts for `remote` on the current session.
-    pub fn encrypt(
-        &mut self,
-        remote: &ProtocolAddress,
-        plaintext: &[u8],
-        rng: &mut ChaCha20Rng,
-    ) -> Result<CiphertextMessage, Error> {
-        let s = &mut self.store;
-        missive::encrypt(
-            plaintext,
-            remote,
-            &self.address,
-            &mut s.session_store,
-            &mut s.identity_store,
-            NOW,
-            rng,
-        )
-    }
-
-    /// Parses `bytes` as `kind` and decrypts it, through the entry point an app would
-    /// pick for it (the legacy one for a v3 prekey message).
-    pub fn decrypt(
-        &mut self,
-        remote: &ProtocolAddress,
-        kind: CiphertextMessageType,
-        bytes: &[u8],
-        rng: &mut ChaCha20Rng,
-    ) -> Result<Vec<u8>, Error> {
-        let s = &mut self.store;
-        if kind == CiphertextMessageType::PreKey {
-            let m = PreKeySignalMessage::deserialize(bytes)?;
-            if m.message_version() == 3 {
-                return missive::decrypt_legacy_prekey_message(
-                    &m,
-                    remote,
-                    &self.address,
-                    &mut s.session_store,
-                    &mut s.identity_store,
-                    &mut s.pre_key_store,
-                    &s.signed_pre_key_store,
-                    rng,
-                );
-            }
-            return missive::decrypt_prekey_message(
-                &m,
-                remote,
-                &self.address,
-                &mut s.session_store,
-                &mut s.identity_store,
-                &mut s.pre_key_store,
-                &s.signed_pre_key_store,
-                &mut s.kyber_pre_key_store,
-                rng,
-            );
-        }
-        let m = SignalMessage::deserialize(bytes)?;
-        missive::decrypt_signal_message(
-            &m,
-            remote,
-            &self.address,
-            &mut s.session_store,
-            &mut s.identity_store,
-            rng,
-        )
-    }
-
-    /// Whether we have a current session with `remote`.
-    pub fn has_session(&self, remote: &ProtocolAddress) -> bool {
-        self.store
-            .session_store
-            .load_session(remote)
-            .expect("in-memory store")
-            .is_some_and(|r| r.has_current_session())
-    }
-
-    /// Every record we hold about ourselves and `remote`, serialized (and how many
-    /// sender-key records we hold).
-    pub fn snapshot(&self, remote: &ProtocolAddress) -> Snapshot {
-        Snapshot::of(&self.store, self.next_id, std::slice::from_ref(remote), &[])
-    }
+/// Every record `party` holds about itself and `remote`, serialized (and how many
+/// sender-key records it holds).
+pub fn snapshot(party: &Party, remote: &ProtocolAddress) -> Snapshot {
+    Snapshot::of(party.store(), std::slice::from_ref(remote), &[])
 }

@@ -5,18 +5,17 @@
 
 use missive::__fuzz::{self, SpqrState};
 use missive::crypto::{KemKeyPair, KemKeyType, KeyPair, xeddsa};
-use missive::store::memory::InMemSenderKeyStore;
-use missive::store::{SenderKeyStore, SessionStore};
 use missive::{
-    CiphertextMessage, IdentityKeyPair, KyberPreKeyId, KyberPreKeyRecord, PreKeyId, PreKeyRecord,
-    ProtocolAddress, SenderKeyRecord, SessionRecord, SignedPreKeyId, SignedPreKeyRecord,
+    CiphertextMessage, IdentityKeyPair, KyberPreKeyId, KyberPreKeyLifetime, KyberPreKeyRecord,
+    PreKeyId, PreKeyRecord, SenderKeyDistributionMessage, SenderKeyRecord, SessionRecord,
+    SignedPreKeyId, SignedPreKeyRecord,
 };
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 
 use super::conversation::{config, op};
 use super::group::{self, GROUPS, MALLORY};
-use super::party::{ALICE, BOB, NOW, Party};
+use super::party::{self, ALICE, BOB, NOW, Party};
 
 /// One seed file: target, file name (without the `seed-` prefix), contents.
 pub type Seed = (&'static str, &'static str, Vec<u8>);
@@ -35,30 +34,24 @@ pub fn all() -> Vec<Seed> {
 }
 
 fn record(p: &Party, remote: &Party) -> Vec<u8> {
-    let r = p.store.session_store.load_session(&remote.address);
-    r.expect("in-memory store")
-        .expect("a session")
-        .serialize()
-        .to_vec()
+    let r = p.store().session_store.session(remote.address());
+    r.expect("a session").serialize().to_vec()
 }
 
 fn exchange(v3: bool, one_time: bool, rng: &mut ChaCha20Rng, out: &mut Vec<Seed>) {
-    let mut alice = Party::new(ALICE, 1001, rng);
-    let mut bob = Party::new(BOB, 2002, rng);
-    let bundle = bob.bundle(v3, one_time, rng);
+    let mut alice = party::device(ALICE, 1001, v3, rng);
+    let mut bob = party::device(BOB, 2002, v3, rng);
+    let (a, b) = (alice.address().clone(), bob.address().clone());
+    let bundle = party::publish_bundle(&mut bob, v3, one_time, rng);
     let v = if v3 { "v3" } else { "v4" };
     let name = |s: &str| -> &'static str {
         let with = if one_time { "" } else { "-no-one-time" };
         format!("{v}-{s}{with}").leak()
     };
     out.push(("prekey_bundle", name("bundle"), bundle.serialize()));
-    alice
-        .start_session(&bundle, &bob.address, rng)
-        .expect("honest bundle");
-    let first = alice.encrypt(&bob.address, b"first", rng).expect("session");
-    let second = alice
-        .encrypt(&bob.address, b"second", rng)
-        .expect("session");
+    party::start_session(&mut alice, &bundle, &b, rng).expect("honest bundle");
+    let first = alice.encrypt(&b, b"first", NOW, rng).expect("session");
+    let second = alice.encrypt(&b, b"second", NOW, rng).expect("session");
     let CiphertextMessage::PreKey(pre) = &first else {
         unreachable!("the first message is a prekey message")
     };
@@ -74,25 +67,20 @@ fn exchange(v3: bool, one_time: bool, rng: &mut ChaCha20Rng, out: &mut Vec<Seed>
     ));
     out.push(("session_record", name("initiator"), record(&alice, &bob)));
     let (kind, bytes) = (second.message_type(), second.serialize());
-    bob.decrypt(&alice.address, kind, bytes, rng)
-        .expect("honest message");
+    bob.decrypt(&a, kind, bytes, rng).expect("honest message");
     // Bob has skipped "first": his record holds a skipped key.
     out.push((
         "session_record",
         name("responder-skipped"),
         record(&bob, &alice),
     ));
-    let reply = bob.encrypt(&alice.address, b"reply", rng).expect("session");
+    let reply = bob.encrypt(&a, b"reply", NOW, rng).expect("session");
     out.push(("signal_message", name("reply"), reply.serialize().to_vec()));
     let (kind, bytes) = (reply.message_type(), reply.serialize());
-    alice
-        .decrypt(&bob.address, kind, bytes, rng)
-        .expect("honest reply");
+    alice.decrypt(&b, kind, bytes, rng).expect("honest reply");
     // A second session: the first one is archived.
-    let bundle = bob.bundle(v3, one_time, rng);
-    alice
-        .start_session(&bundle, &bob.address, rng)
-        .expect("honest bundle");
+    let bundle = party::publish_bundle(&mut bob, v3, one_time, rng);
+    party::start_session(&mut alice, &bundle, &b, rng).expect("honest bundle");
     out.push(("session_record", name("archived"), record(&alice, &bob)));
 }
 
@@ -119,12 +107,20 @@ fn messages_and_records(rng: &mut ChaCha20Rng, out: &mut Vec<Seed>) {
         "generated",
         spk.serialize().to_vec(),
     ));
-    for (name, kt, last_resort) in [
-        ("kyber1024-last-resort", KemKeyType::Kyber1024, true),
-        ("mlkem1024-one-time", KemKeyType::MlKem1024, false),
+    for (name, kt, lifetime) in [
+        (
+            "kyber1024-last-resort",
+            KemKeyType::Kyber1024,
+            KyberPreKeyLifetime::LastResort,
+        ),
+        (
+            "mlkem1024-one-time",
+            KemKeyType::MlKem1024,
+            KyberPreKeyLifetime::OneTime,
+        ),
     ] {
         let id = KyberPreKeyId(9);
-        let k = KyberPreKeyRecord::generate(kt, id, NOW.as_millis(), last_resort, &identity, rng);
+        let k = KyberPreKeyRecord::generate(kt, id, NOW.as_millis(), lifetime, &identity, rng);
         out.push(("kyber_prekey_record", name, k.serialize().to_vec()));
     }
 }
@@ -143,12 +139,12 @@ fn keys(rng: &mut ChaCha20Rng, out: &mut Vec<Seed>) {
         ("mlkem1024", KemKeyType::MlKem1024),
     ] {
         let pair = KemKeyPair::generate(kt, rng);
-        let (ct, _) = pair.public_key.encapsulate(rng);
+        let (ct, _) = pair.public_key().encapsulate(rng);
         let pk: &'static str = format!("{name}-public").leak();
         let sk: &'static str = format!("{name}-secret").leak();
         let c: &'static str = format!("{name}-ciphertext").leak();
-        out.push(("kem_key", pk, pair.public_key.serialize().to_vec()));
-        out.push(("kem_key", sk, pair.secret_key.serialize().to_vec()));
+        out.push(("kem_key", pk, pair.public_key().serialize().to_vec()));
+        out.push(("kem_key", sk, pair.secret_key().serialize().to_vec()));
         out.push(("kem_key", c, ct.serialize().to_vec()));
     }
 }
@@ -310,43 +306,61 @@ struct GroupTraffic {
     messages: Vec<Vec<u8>>,
 }
 
-fn group_traffic(
-    sender: &ProtocolAddress,
-    rng: &mut ChaCha20Rng,
-    out: Option<&mut Vec<Seed>>,
-) -> GroupTraffic {
+/// `sender` hands its distributions to a member over a 1:1 session. The devices and the
+/// session draw from their own RNG, so that `rng` makes only the group traffic.
+fn group_traffic(sender: &str, rng: &mut ChaCha20Rng, out: Option<&mut Vec<Seed>>) -> GroupTraffic {
     let id = GROUPS[0];
-    let (mut ours, mut theirs) = (InMemSenderKeyStore::new(), InMemSenderKeyStore::new());
-    let d = missive::create_sender_key_distribution_message(sender, id, &mut ours, rng)
+    let mut setup = ChaCha20Rng::seed_from_u64(0x0067_726f_7570);
+    let mut ours = party::device(sender, 1, false, &mut setup);
+    let mut theirs = party::device(BOB, 2, false, &mut setup);
+    let (us, member) = (ours.address().clone(), theirs.address().clone());
+    let bundle = party::publish_bundle(&mut theirs, false, true, &mut setup);
+    party::start_session(&mut ours, &bundle, &member, &mut setup).expect("honest bundle");
+    // The member processes a distribution under the sender its 1:1 message names.
+    let mut hand_over = |ours: &mut Party, theirs: &mut Party, d: &SenderKeyDistributionMessage| {
+        let m = ours
+            .encrypt(&member, d.serialized(), NOW, &mut setup)
+            .expect("session");
+        let got = theirs
+            .decrypt(&us, m.message_type(), m.serialize(), &mut setup)
+            .expect("honest message");
+        let d = SenderKeyDistributionMessage::deserialize(&got.plaintext).expect("ours");
+        theirs
+            .process_sender_key_distribution_message(&got.sender, &d)
+            .expect("from another device");
+    };
+    let d = ours
+        .sender_key_distribution_message(id, rng)
         .expect("in-memory store");
-    missive::process_sender_key_distribution_message(sender, &d, &mut theirs)
-        .expect("in-memory store");
+    hand_over(&mut ours, &mut theirs, &d);
     let mut distributions = vec![d.serialized().to_vec()];
     let mut messages = Vec::new();
     for i in 0..6u8 {
         let plaintext = vec![i; if i == 5 { 200 } else { 1 + usize::from(i) }];
-        let m = missive::group_encrypt(sender, id, &plaintext, &mut ours, rng).expect("our chain");
+        let m = ours.group_encrypt(id, &plaintext, rng).expect("our chain");
         messages.push(m.serialized().to_vec());
     }
     // The member reads 4 first: 0 to 3 are stored.
-    let read = |store: &mut InMemSenderKeyStore, bytes: &[u8]| {
+    let read = |theirs: &mut Party, bytes: &[u8]| {
         let m = missive::SenderKeyMessage::deserialize(bytes).expect("ours");
-        missive::group_decrypt(&m, sender, store).expect("honest message")
+        theirs.group_decrypt(&us, &m).expect("honest message")
     };
     read(&mut theirs, &messages[4]);
     read(&mut theirs, &messages[1]);
-    let late = missive::create_sender_key_distribution_message(sender, id, &mut ours, rng)
+    let late = ours
+        .sender_key_distribution_message(id, rng)
         .expect("our chain");
     distributions.push(late.serialized().to_vec());
-    let rotated = missive::rotate_sender_key(sender, id, &mut ours, rng).expect("in-memory store");
-    missive::process_sender_key_distribution_message(sender, &rotated, &mut theirs)
-        .expect("in-memory store");
+    let rotated = ours.rotate_sender_key(id, rng).expect("in-memory store");
+    hand_over(&mut ours, &mut theirs, &rotated);
     distributions.push(rotated.serialized().to_vec());
-    let m = missive::group_encrypt(sender, id, b"after rotation", &mut ours, rng).expect("ours");
+    let m = ours
+        .group_encrypt(id, b"after rotation", rng)
+        .expect("ours");
     messages.push(m.serialized().to_vec());
     if let Some(out) = out {
-        let record = |s: &InMemSenderKeyStore| {
-            let r = s.load_sender_key(sender, id).expect("in-memory store");
+        let record = |p: &Party| {
+            let r = p.store().sender_key_store.sender_key(&us, id);
             r.expect("a record").serialize().to_vec()
         };
         out.push(("sender_key_record", "own", record(&ours)));
@@ -374,7 +388,7 @@ fn group_traffic(
 }
 
 fn sender_keys(rng: &mut ChaCha20Rng, out: &mut Vec<Seed>) {
-    group_traffic(&ProtocolAddress::new(ALICE, 1), rng, Some(out));
+    group_traffic(ALICE, rng, Some(out));
 }
 
 const M0: u8 = 0;
@@ -549,7 +563,7 @@ fn group_scripts(out: &mut Vec<Seed>) {
 
     // Mallory's own chain, processed under her name: her signed messages decrypt, once.
     let mut rng = ChaCha20Rng::seed_from_u64(18);
-    let mallory = group_traffic(&ProtocolAddress::new(MALLORY, 1), &mut rng, None);
+    let mallory = group_traffic(MALLORY, &mut rng, None);
     let framed = |prefix: &[u8], bytes: &[u8]| {
         let mut a = prefix.to_vec();
         a.push(u8::try_from(bytes.len()).expect("short"));
@@ -561,14 +575,14 @@ fn group_scripts(out: &mut Vec<Seed>) {
     // with bad padding, a jump past the bound, a wrong signature.
     let pair = KeyPair::generate(&mut rng);
     let chain_key = [0x4d; 32];
-    let hand = distribution_bytes(GROUPS[1], 77, 10, &chain_key, &pair.public_key);
+    let hand = distribution_bytes(GROUPS[1], 77, 10, &chain_key, pair.public_key());
     let signed = |iteration: u32, ciphertext: &[u8], rng: &mut ChaCha20Rng| {
         let mut m = vec![0x33];
         put_field(&mut m, 1, GROUPS[1].as_bytes());
         put_varint_field(&mut m, 2, 77);
         put_varint_field(&mut m, 3, u64::from(iteration));
         put_field(&mut m, 4, ciphertext);
-        let signature = xeddsa::sign(&pair.private_key, &m, rng);
+        let signature = xeddsa::sign(pair.private_key(), &m, rng);
         m.extend_from_slice(&signature);
         m
     };

@@ -13,7 +13,7 @@ fn missive_initiates(one_time: bool, seed: u64) {
     peer.new_party("bob", BOB_ACI, 2).unwrap();
     let bundle = peer.make_bundle("bob", one_time).unwrap();
     assert!(bundle.kyber_prekey.is_none());
-    let mut alice = MissiveParty::new(ALICE_ACI, 1, BOB_ACI, 2, seed);
+    let mut alice = MissiveParty::legacy(ALICE_ACI, 1, BOB_ACI, 2, seed);
     alice.process_bundle(&bundle).unwrap();
     assert_eq!(alice.session().unwrap().session_version(), Some(3));
     let mut bob = PeerParty {
@@ -41,7 +41,7 @@ fn missive_initiates(one_time: bool, seed: u64) {
 fn node_initiates(one_time: bool, seed: u64) {
     let mut peer = legacy();
     peer.new_party("alice", ALICE_ACI, 1).unwrap();
-    let mut bob = MissiveParty::new(BOB_ACI, 2, ALICE_ACI, 1, seed);
+    let mut bob = MissiveParty::legacy(BOB_ACI, 2, ALICE_ACI, 1, seed);
     let bundle = bob.bundle(one_time, true);
     peer.process_bundle("alice", BOB_ACI, 2, &bundle).unwrap();
     let mut alice = PeerParty {
@@ -59,7 +59,7 @@ fn node_initiates(one_time: bool, seed: u64) {
     assert_eq!(bob.decrypt(&m1).unwrap(), b"hello from libsignal-node");
     assert_eq!(bob.session().unwrap().session_version(), Some(3));
     if one_time {
-        assert!(bob.store.pre_key_store.is_empty());
+        assert!(bob.store().pre_key_store.is_empty());
     }
     let r = bob.encrypt(b"hello from missive");
     assert_eq!(alice.decrypt(&r).unwrap(), b"hello from missive");
@@ -91,7 +91,7 @@ fn tampered_messages_rejected_both_ways() {
     let mut peer = legacy();
     peer.new_party("bob", BOB_ACI, 2).unwrap();
     let bundle = peer.make_bundle("bob", true).unwrap();
-    let mut alice = MissiveParty::new(ALICE_ACI, 1, BOB_ACI, 2, 105);
+    let mut alice = MissiveParty::legacy(ALICE_ACI, 1, BOB_ACI, 2, 105);
     alice.process_bundle(&bundle).unwrap();
     let mut bob = PeerParty {
         peer: &mut peer,
@@ -126,4 +126,34 @@ fn tampered_messages_rejected_both_ways() {
     assert!(bob.try_decrypt(&t).is_err());
     assert_eq!(bob.decrypt(&w).unwrap(), b"whisper");
     send(&mut bob, &mut alice, "next honest one");
+}
+
+/// A device on the default `Config` refuses libsignal-node's v3 prekey message with
+/// `LegacyRefused`, storing nothing; the same bytes decrypt once the app opts in to X3DH.
+#[test]
+fn default_config_refuses_v3_prekey_messages() {
+    let mut peer = legacy();
+    peer.new_party("alice", ALICE_ACI, 1).unwrap();
+    let mut bob = MissiveParty::new(BOB_ACI, 2, ALICE_ACI, 1, 106);
+    let bundle = bob.bundle(true, true);
+    peer.process_bundle("alice", BOB_ACI, 2, &bundle).unwrap();
+    let m = peer.encrypt("alice", BOB_ACI, 2, b"legacy hello").unwrap();
+    assert!(m.is_prekey());
+    assert_eq!(m.body[0], 0x33);
+    assert_eq!(
+        bob.try_decrypt(&m),
+        Err(missive::Error::Protocol(
+            missive::ProtocolError::LegacyRefused
+        ))
+    );
+    assert!(bob.session().is_none());
+    assert_eq!(bob.stored_identity(), None);
+    assert_eq!(bob.store().pre_key_store.len(), 1, "one-time prekey kept");
+
+    let store = bob.device.into_store();
+    let config = missive::Config::default().accept_legacy_x3dh(true);
+    bob.device =
+        missive::Device::with_config(missive::ProtocolAddress::new(BOB_ACI, 2), store, config);
+    assert_eq!(bob.try_decrypt(&m).unwrap(), b"legacy hello");
+    assert!(bob.store().pre_key_store.is_empty());
 }

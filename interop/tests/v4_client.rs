@@ -84,7 +84,7 @@ fn client_initiates(one_time: bool, aci: bool, seed: u64) {
     assert_eq!(bob.decrypt(&m1).unwrap(), b"hello from libsignal");
     if one_time {
         assert!(
-            bob.store.pre_key_store.is_empty(),
+            bob.store().pre_key_store.is_empty(),
             "one-time prekey deleted on use"
         );
     }

@@ -251,16 +251,32 @@ impl fmt::Debug for KemSharedSecret {
     }
 }
 
-/// A KEM key pair.
+/// A KEM key pair; the halves are generated together and always match.
 #[derive(Clone)]
 pub struct KemKeyPair {
-    /// The public half.
-    pub public_key: KemPublicKey,
-    /// The secret half.
-    pub secret_key: KemSecretKey,
+    public_key: KemPublicKey,
+    secret_key: KemSecretKey,
 }
 
 impl KemKeyPair {
+    /// The public half.
+    pub fn public_key(&self) -> &KemPublicKey {
+        &self.public_key
+    }
+
+    /// The secret half.
+    pub fn secret_key(&self) -> &KemSecretKey {
+        &self.secret_key
+    }
+
+    /// The pair of a secret key and its public key; `None` if they do not match.
+    pub fn from_parts(public_key: KemPublicKey, secret_key: KemSecretKey) -> Option<Self> {
+        secret_key.matches(&public_key).then_some(KemKeyPair {
+            public_key,
+            secret_key,
+        })
+    }
+
     /// A fresh key pair of the given type from the caller's RNG.
     pub fn generate<R: CryptoRng + ?Sized>(key_type: KemKeyType, rng: &mut R) -> Self {
         let mut seed = Zeroizing::new([0u8; libcrux_ml_kem::KEY_GENERATION_SEED_SIZE]);

@@ -197,16 +197,30 @@ impl fmt::Debug for SharedSecret {
     }
 }
 
-/// A Curve25519 key pair.
+/// A Curve25519 key pair. The halves always match: the public key is computed from the
+/// private one, so a pair (and any record made from it) always reads back.
 #[derive(Clone)]
 pub struct KeyPair {
-    /// The public half.
-    pub public_key: PublicKey,
-    /// The private half.
-    pub private_key: PrivateKey,
+    public_key: PublicKey,
+    private_key: PrivateKey,
 }
 
 impl KeyPair {
+    /// The public half.
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public_key
+    }
+
+    /// The private half.
+    pub fn private_key(&self) -> &PrivateKey {
+        &self.private_key
+    }
+
+    /// The private half, giving up the pair.
+    pub fn into_private_key(self) -> PrivateKey {
+        self.private_key
+    }
+
     /// A fresh key pair from the caller's RNG.
     pub fn generate<R: CryptoRng + ?Sized>(rng: &mut R) -> Self {
         Self::from_private(PrivateKey::generate(rng))

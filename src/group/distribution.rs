@@ -74,21 +74,22 @@ impl fmt::Debug for DistributionId {
 ///
 /// **It is not signed or encrypted.** Anyone who sees it can read every later message
 /// of the chain, and anyone who can deliver one can impersonate the sender to the
-/// receiver. Send it only inside an authenticated 1:1 session (missive's
-/// [`encrypt`](crate::encrypt)), and process it with the address that session
-/// authenticated ([`process_sender_key_distribution_message`](super::process_sender_key_distribution_message)).
+/// receiver. Send it only inside an authenticated 1:1 session
+/// ([`Device::distribute_sender_key`](crate::Device::distribute_sender_key)), and
+/// process it with the sender that session authenticated
+/// ([`Device::process_sender_key_distribution_message`](crate::Device::process_sender_key_distribution_message)).
 ///
 /// It carries a secret (the chain key): zeroized on drop, and `Debug` does not print it.
 ///
 /// ```
-/// use missive::{DistributionId, ProtocolAddress, SenderKeyDistributionMessage};
-/// use missive::store::memory::InMemSenderKeyStore;
+/// use missive::{Device, DistributionId, IdentityKeyPair, ProtocolAddress, SenderKeyDistributionMessage};
+/// use missive::store::memory::InMemSignalProtocolStore;
 /// # use rand_core::SeedableRng;
 /// # let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
-/// let alice = ProtocolAddress::new("alice", 1);
+/// let store = InMemSignalProtocolStore::new(IdentityKeyPair::generate(&mut rng), 1);
+/// let mut alice = Device::new(ProtocolAddress::new("alice", 1), store);
 /// let group = DistributionId::random(&mut rng);
-/// let mut store = InMemSenderKeyStore::new();
-/// let sent = missive::create_sender_key_distribution_message(&alice, group, &mut store, &mut rng)?;
+/// let sent = alice.sender_key_distribution_message(group, &mut rng)?;
 /// // … encrypted to each member over its 1:1 session, then on the member's side:
 /// let received = SenderKeyDistributionMessage::deserialize(sent.serialized())?;
 /// assert_eq!(received.distribution_id(), group);
@@ -131,6 +132,7 @@ impl SenderKeyDistributionMessage {
 
     /// The canonical encoding of this message: its fields as missive writes them, under
     /// version byte `0x33`. For the fuzz targets (`crate::__fuzz`).
+    #[cfg(feature = "fuzzing-hooks")]
     pub(crate) fn reencode(&self) -> Zeroizing<Vec<u8>> {
         let chain_key = SenderChainKey::new(self.iteration, *self.chain_key);
         SenderKeyDistributionMessage::new(

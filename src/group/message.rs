@@ -23,23 +23,32 @@ use crate::wire::proto::{Reader, put_bytes, put_uint};
 /// message, version byte included, and is checked before anything else is done with it.
 ///
 /// ```
-/// use missive::{DistributionId, ProtocolAddress, SenderKeyMessage};
-/// use missive::store::memory::InMemSenderKeyStore;
+/// use missive::store::memory::{BundleSpec, InMemSignalProtocolStore};
+/// use missive::*;
 /// # use rand_core::SeedableRng;
 /// # let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(4);
-/// let alice = ProtocolAddress::new("alice", 1);
+/// # let now = Timestamp::from_millis(1_780_000_000_000);
+/// # let new_store = |rng: &mut _, reg| InMemSignalProtocolStore::new(IdentityKeyPair::generate(rng), reg);
+/// let (alice_at, bob_at) = (ProtocolAddress::new("alice", 1), ProtocolAddress::new("bob", 1));
+/// let mut alice = Device::new(alice_at.clone(), new_store(&mut rng, 1));
+/// let mut bob = Device::new(bob_at.clone(), new_store(&mut rng, 2));
+/// // Alice has a 1:1 session with Bob.
+/// let bundle = bob.store_mut().generate_bundle(&BundleSpec::new(1), 1, now, &mut rng);
+/// alice.process_prekey_bundle(&bob_at, &bundle, now, &mut rng)?;
+///
+/// // She sends her chain over it; Bob processes it as coming from that session's sender.
 /// let group = DistributionId::random(&mut rng);
-/// let mut alice_store = InMemSenderKeyStore::new();
-/// let skdm = missive::create_sender_key_distribution_message(&alice, group, &mut alice_store, &mut rng)?;
+/// let skdm = alice.sender_key_distribution_message(group, &mut rng)?;
+/// let sent = alice.encrypt(&bob_at, skdm.serialized(), now, &mut rng)?;
+/// let delivered = bob.decrypt(&alice_at, sent.message_type(), sent.serialize(), &mut rng)?;
+/// let skdm = SenderKeyDistributionMessage::deserialize(&delivered.plaintext)?;
+/// bob.process_sender_key_distribution_message(&delivered.sender, &skdm)?;
 ///
-/// let mut bob_store = InMemSenderKeyStore::new();
-/// missive::process_sender_key_distribution_message(&alice, &skdm, &mut bob_store)?;
-///
-/// let sent = missive::group_encrypt(&alice, group, b"hello group", &mut alice_store, &mut rng)?;
+/// let sent = alice.group_encrypt(group, b"hello group", &mut rng)?;
 /// let received = SenderKeyMessage::deserialize(sent.serialized())?;
 /// assert_eq!(received.iteration(), 0);
 /// assert!(received.verify_signature(skdm.signing_key()));
-/// let plaintext = missive::group_decrypt(&received, &alice, &mut bob_store)?;
+/// let plaintext = bob.group_decrypt(&alice_at, &received)?;
 /// assert_eq!(plaintext, b"hello group");
 /// # Ok::<(), missive::Error>(())
 /// ```
@@ -85,6 +94,7 @@ impl SenderKeyMessage {
     /// or libsignal sends; differs for input with unknown or repeated fields or
     /// non-minimal varints, which the parser accepts (the signature then covers the
     /// input, not this encoding). For the fuzz targets (`crate::__fuzz`).
+    #[cfg(feature = "fuzzing-hooks")]
     pub(crate) fn reencode(&self) -> Vec<u8> {
         let version = self.serialized.first().copied().unwrap_or(version_byte());
         let mut out = encode_body(

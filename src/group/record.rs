@@ -19,11 +19,14 @@ use core::fmt;
 
 use zeroize::Zeroizing;
 
-use super::chain::{SenderChainKey, SenderMessageSeed};
+use alloc::boxed::Box;
+
+use super::chain::SenderChainKey;
 use super::state::SenderKeyState;
 use super::{MAX_SENDER_KEY_STATES, MAX_SENDER_MESSAGE_KEYS};
 use crate::crypto::{PrivateKey, PublicKey};
 use crate::error::DecodeError;
+use crate::ratchet::skipped::{KeysDelta, SkippedKeys};
 use crate::wire::proto::{
     Reader, count_fields, open_record, put_bytes, put_nested, put_nested_sized, put_uint,
     write_record,
@@ -33,20 +36,21 @@ use crate::wire::proto::{
 /// (at most [`MAX_SENDER_KEY_STATES`]). The sender's own record holds its sending chain
 /// with the private signing key.
 ///
-/// Apps store it through a [`SenderKeyStore`](crate::store::SenderKeyStore) and persist
+/// Apps keep it in their [`ProtocolStore`](crate::store::ProtocolStore), apply each
+/// operation's [`SenderKeyChange`] with [`SenderKeyRecord::apply`], and persist
 /// [`SenderKeyRecord::serialize`]'s bytes, which are secret.
 ///
 /// ```
-/// use missive::{DistributionId, ProtocolAddress, SenderKeyRecord};
-/// use missive::store::SenderKeyStore;
-/// use missive::store::memory::InMemSenderKeyStore;
+/// use missive::{Device, DistributionId, IdentityKeyPair, ProtocolAddress, SenderKeyRecord};
+/// use missive::store::memory::InMemSignalProtocolStore;
 /// # use rand_core::SeedableRng;
 /// # let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
-/// let alice = ProtocolAddress::new("alice", 1);
+/// let alice_at = ProtocolAddress::new("alice", 1);
+/// let store = InMemSignalProtocolStore::new(IdentityKeyPair::generate(&mut rng), 1);
+/// let mut alice = Device::new(alice_at.clone(), store);
 /// let group = DistributionId::random(&mut rng);
-/// let mut store = InMemSenderKeyStore::new();
-/// missive::create_sender_key_distribution_message(&alice, group, &mut store, &mut rng)?;
-/// let record = store.load_sender_key(&alice, group)?.expect("created");
+/// alice.sender_key_distribution_message(group, &mut rng)?;
+/// let record = alice.store().sender_key_store.sender_key(&alice_at, group).expect("created");
 /// assert_eq!(record.state_count(), 1);
 /// let bytes = record.serialize();
 /// assert_eq!(SenderKeyRecord::deserialize(&bytes)?.serialize(), bytes);
@@ -54,7 +58,50 @@ use crate::wire::proto::{
 /// ```
 #[derive(Clone, Default)]
 pub struct SenderKeyRecord {
-    pub(crate) states: VecDeque<SenderKeyState>,
+    // Boxed so that the deque and the store's map move pointers, never chain keys.
+    pub(crate) states: VecDeque<Box<SenderKeyState>>,
+}
+
+/// What one group operation changes in one [`SenderKeyRecord`]: part of a
+/// [`ChangeSet`](crate::store::ChangeSet).
+pub struct SenderKeyChange {
+    pub(crate) kind: SenderKeyChangeKind,
+}
+
+pub(crate) enum SenderKeyChangeKind {
+    /// Chain `chain_id` (with this signing key) moved to `chain_key`; its stored seeds
+    /// change by `delta`.
+    Advance {
+        chain_id: u32,
+        signing_key: PublicKey,
+        chain_key: SenderChainKey,
+        delta: KeysDelta,
+    },
+    /// A chain is added as [`SenderKeyRecord::add_state`] does.
+    Add(Box<SenderKeyState>),
+    /// The record becomes this one chain (our own rotation).
+    Replace(Box<SenderKeyState>),
+}
+
+impl SenderKeyChange {
+    /// True when the change only advances a chain (a group message sent or received).
+    pub fn is_advance(&self) -> bool {
+        matches!(self.kind, SenderKeyChangeKind::Advance { .. })
+    }
+}
+
+impl fmt::Debug for SenderKeyChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (kind, chain_id) = match &self.kind {
+            SenderKeyChangeKind::Advance { chain_id, .. } => ("advance", *chain_id),
+            SenderKeyChangeKind::Add(s) => ("add", s.chain_id),
+            SenderKeyChangeKind::Replace(s) => ("replace", s.chain_id),
+        };
+        f.debug_struct("SenderKeyChange")
+            .field("kind", &kind)
+            .field("chain_id", &chain_id)
+            .finish()
+    }
 }
 
 impl SenderKeyRecord {
@@ -84,7 +131,7 @@ impl SenderKeyRecord {
     /// same chain id and another signing key is replaced; otherwise the new state is
     /// added. The newest state is first, and the oldest beyond
     /// [`MAX_SENDER_KEY_STATES`] are dropped.
-    pub(crate) fn add_state(&mut self, state: SenderKeyState) {
+    pub(crate) fn add_state(&mut self, state: Box<SenderKeyState>) {
         let existing = self
             .position(state.chain_id)
             .and_then(|i| self.states.remove(i));
@@ -94,6 +141,50 @@ impl SenderKeyRecord {
         };
         self.states.push_front(keep);
         self.states.truncate(MAX_SENDER_KEY_STATES);
+    }
+
+    /// Whether [`SenderKeyRecord::apply`] would accept `change`: it was computed from
+    /// this record.
+    pub fn can_apply(&self, change: &SenderKeyChange) -> bool {
+        match &change.kind {
+            SenderKeyChangeKind::Advance {
+                chain_id,
+                signing_key,
+                delta,
+                ..
+            } => self
+                .position(*chain_id)
+                .and_then(|i| self.states.get(i))
+                .is_some_and(|s| &s.signing_key == signing_key && delta.fits(&s.skipped)),
+            SenderKeyChangeKind::Add(_) | SenderKeyChangeKind::Replace(_) => true,
+        }
+    }
+
+    /// Applies a group operation's change; on
+    /// [`StoreError::conflict`](crate::StoreError::conflict) nothing is changed.
+    pub fn apply(&mut self, change: SenderKeyChange) -> Result<(), crate::StoreError> {
+        if !self.can_apply(&change) {
+            return Err(crate::StoreError::conflict());
+        }
+        match change.kind {
+            SenderKeyChangeKind::Advance {
+                chain_id,
+                chain_key,
+                delta,
+                ..
+            } => {
+                if let Some(s) = self.position(chain_id).and_then(|i| self.states.get_mut(i)) {
+                    s.chain_key = chain_key;
+                    delta.apply(&mut s.skipped);
+                }
+            }
+            SenderKeyChangeKind::Add(state) => self.add_state(state),
+            SenderKeyChangeKind::Replace(state) => {
+                self.states.clear();
+                self.states.push_back(state);
+            }
+        }
+        Ok(())
     }
 
     /// The versioned serialization (secret: zeroized on drop).
@@ -122,7 +213,7 @@ impl SenderKeyRecord {
         // Sized up front, as the skipped keys below: a collection that grows leaves a
         // copy of its keys in the block it frees.
         let states = count_fields(bytes.get(1..).unwrap_or(&[]), 1).min(MAX_SENDER_KEY_STATES);
-        let mut states: VecDeque<SenderKeyState> = VecDeque::with_capacity(states);
+        let mut states: VecDeque<Box<SenderKeyState>> = VecDeque::with_capacity(states);
         let mut count = None;
         while let Some((n, v)) = r.field()? {
             if count.is_some() {
@@ -137,7 +228,7 @@ impl SenderKeyRecord {
                     if states.iter().any(|o| o.chain_id == s.chain_id) {
                         return Err(DecodeError::Malformed);
                     }
-                    states.push_back(s);
+                    states.push_back(Box::new(s));
                 }
                 2 => count = Some(v.as_u64()?),
                 _ => return Err(DecodeError::Malformed),
@@ -173,10 +264,10 @@ fn encode_state(s: &SenderKeyState, out: &mut Vec<u8>) {
     if let Some(p) = &s.signing_private {
         put_bytes(out, 5, p.to_bytes().as_ref());
     }
-    for (i, seed) in &s.skipped {
+    for e in s.skipped.iter() {
         put_nested(out, 6, |o| {
-            put_uint(o, 1, u64::from(*i));
-            put_bytes(o, 2, &seed.0);
+            put_uint(o, 1, u64::from(e.n));
+            put_bytes(o, 2, &e.key);
         });
     }
 }
@@ -185,7 +276,8 @@ fn decode_state(bytes: &[u8]) -> Result<SenderKeyState, DecodeError> {
     let mut r = Reader::new(bytes);
     let (mut chain_id, mut iteration, mut chain_key, mut signing_key, mut private) =
         (None, None, None, None, None);
-    let mut skipped = VecDeque::with_capacity(count_fields(bytes, 6).min(MAX_SENDER_MESSAGE_KEYS));
+    let mut skipped =
+        SkippedKeys::with_capacity(count_fields(bytes, 6).min(MAX_SENDER_MESSAGE_KEYS));
     while let Some((n, v)) = r.field()? {
         match n {
             1 => chain_id = Some(v.as_u32()?),
@@ -202,14 +294,17 @@ fn decode_state(bytes: &[u8]) -> Result<SenderKeyState, DecodeError> {
                 while let Some((n, v)) = s.field()? {
                     match n {
                         1 => it = Some(v.as_u32()?),
-                        2 => seed = Some(SenderMessageSeed(key32(v.as_bytes()?)?)),
+                        2 => seed = Some(Zeroizing::new(key32(v.as_bytes()?)?)),
                         _ => return Err(DecodeError::Malformed),
                     }
                 }
-                skipped.push_back((
-                    it.ok_or(DecodeError::MissingField)?,
-                    seed.ok_or(DecodeError::MissingField)?,
-                ));
+                let it = it.ok_or(DecodeError::MissingField)?;
+                let seed = seed.ok_or(DecodeError::MissingField)?;
+                // Skipped iterations are strictly increasing: what decryption writes, and
+                // what its lookups assume.
+                if !skipped.push(it, &seed) {
+                    return Err(DecodeError::Malformed);
+                }
             }
             _ => return Err(DecodeError::Malformed),
         }
@@ -222,21 +317,16 @@ fn decode_state(bytes: &[u8]) -> Result<SenderKeyState, DecodeError> {
     {
         return Err(DecodeError::InvalidKey);
     }
-    // Skipped iterations are strictly increasing and behind the chain: what decryption
-    // writes, and what its lookups assume.
-    let mut prev = None;
-    for (i, _) in &skipped {
-        if *i >= iteration || prev.is_some_and(|p| p >= *i) {
-            return Err(DecodeError::Malformed);
-        }
-        prev = Some(*i);
+    // ... and behind the chain.
+    if skipped.last().is_some_and(|i| i >= iteration) {
+        return Err(DecodeError::Malformed);
     }
     let key = chain_key.ok_or(DecodeError::MissingField)?;
     Ok(SenderKeyState {
         chain_id: chain_id.ok_or(DecodeError::MissingField)?,
         chain_key: SenderChainKey::new(iteration, *key),
         signing_key,
-        signing_private: private,
+        signing_private: private.map(Box::new),
         skipped,
     })
 }

@@ -117,18 +117,18 @@ pub(crate) fn initiate<R: CryptoRng + ?Sized>(
     );
     s.push(
         our_base_key
-            .private_key
+            .private_key()
             .diffie_hellman(their.identity_key.public_key())?
             .as_bytes(),
     );
     s.push(
         our_base_key
-            .private_key
+            .private_key()
             .diffie_hellman(their.signed_pre_key)?
             .as_bytes(),
     );
     if let Some(opk) = their.one_time_pre_key {
-        s.push(our_base_key.private_key.diffie_hellman(opk)?.as_bytes());
+        s.push(our_base_key.private_key().diffie_hellman(opk)?.as_bytes());
     }
     let ct = match their.kyber_pre_key {
         Some(kpk) => {
@@ -170,7 +170,7 @@ pub(crate) fn respond(
     let mut s = Secret::new();
     s.push(
         ours.signed_pre_key
-            .private_key
+            .private_key()
             .diffie_hellman(their_identity.public_key())?
             .as_bytes(),
     );
@@ -182,12 +182,12 @@ pub(crate) fn respond(
     );
     s.push(
         ours.signed_pre_key
-            .private_key
+            .private_key()
             .diffie_hellman(their_base_key)?
             .as_bytes(),
     );
     if let Some(opk) = ours.one_time_pre_key {
-        s.push(opk.private_key.diffie_hellman(their_base_key)?.as_bytes());
+        s.push(opk.private_key().diffie_hellman(their_base_key)?.as_bytes());
     }
     if let Some((sk, ct)) = ours.kyber {
         if sk.key_type() != KemKeyType::Kyber1024 {

@@ -45,7 +45,7 @@ fn key_pair(v: &Value, prefix: &str) -> KeyPair {
         &format!("{prefix}_private"),
     )));
     assert_eq!(
-        kp.public_key.serialize().to_vec(),
+        kp.public_key().serialize().to_vec(),
         bytes(v, &format!("{prefix}_public")),
         "{prefix} of {}",
         name(v)
@@ -54,7 +54,7 @@ fn key_pair(v: &Value, prefix: &str) -> KeyPair {
 }
 
 fn identity(v: &Value, prefix: &str) -> IdentityKeyPair {
-    IdentityKeyPair::from_private_key(key_pair(v, prefix).private_key)
+    IdentityKeyPair::from_private_key(key_pair(v, prefix).into_private_key())
 }
 
 fn assert_keys(keys: &DerivedKeys, v: &Value, side: &str) {
@@ -166,8 +166,8 @@ fn kyber_prekey_is_generated_from_its_seed() {
     let mut rng = FixedRng::new(bytes(&j["kyber_prekey"], "seed"));
     let kp = KemKeyPair::generate(KemKeyType::Kyber1024, &mut rng);
     rng.assert_drained();
-    assert!(kp.public_key == public);
-    assert_eq!(*kp.secret_key.serialize(), *secret.serialize());
+    assert!(*kp.public_key() == public);
+    assert_eq!(*kp.secret_key().serialize(), *secret.serialize());
 }
 
 #[test]
@@ -183,9 +183,9 @@ fn initiate_matches_peer_vectors() {
         let ours = identity(v, "initiator_identity");
         let base = key_pair(v, "base_key");
         let their_identity = *identity(v, "responder_identity").identity_key();
-        let spk = key_pair(v, "signed_prekey").public_key;
+        let spk = *key_pair(v, "signed_prekey").public_key();
         let opk = (!v["one_time_prekey_private"].is_null())
-            .then(|| key_pair(v, "one_time_prekey").public_key);
+            .then(|| *key_pair(v, "one_time_prekey").public_key());
         let bundle = TheirBundle {
             identity_key: &their_identity,
             signed_pre_key: &spk,
@@ -250,19 +250,19 @@ fn secret_input_matches_peer_vectors() {
         let alice = identity(v, "initiator_identity");
         let base = key_pair(v, "base_key");
         let bob = identity(v, "responder_identity");
-        let spk = key_pair(v, "signed_prekey").public_key;
+        let spk = *key_pair(v, "signed_prekey").public_key();
         let mut s = Secret::new();
         s.push(alice.private_key().diffie_hellman(&spk).unwrap().as_bytes());
         s.push(
-            base.private_key
+            base.private_key()
                 .diffie_hellman(bob.public_key())
                 .unwrap()
                 .as_bytes(),
         );
-        s.push(base.private_key.diffie_hellman(&spk).unwrap().as_bytes());
+        s.push(base.private_key().diffie_hellman(&spk).unwrap().as_bytes());
         if !v["one_time_prekey_private"].is_null() {
-            let opk = key_pair(v, "one_time_prekey").public_key;
-            s.push(base.private_key.diffie_hellman(&opk).unwrap().as_bytes());
+            let opk = *key_pair(v, "one_time_prekey").public_key();
+            s.push(base.private_key().diffie_hellman(&opk).unwrap().as_bytes());
         }
         if let Some(ss) = opt_bytes(v, "kyber_shared_secret") {
             s.push(&ss.try_into().unwrap());

@@ -16,7 +16,8 @@ pub use bundle::PreKeyBundle;
 pub use identity::{IdentityKey, IdentityKeyPair};
 #[cfg(feature = "alloc")]
 pub use prekey::{
-    KyberPreKeyId, KyberPreKeyRecord, PreKeyId, PreKeyRecord, SignedPreKeyId, SignedPreKeyRecord,
+    KyberPreKeyId, KyberPreKeyLifetime, KyberPreKeyRecord, PreKeyId, PreKeyRecord, SignedPreKeyId,
+    SignedPreKeyRecord,
 };
 
 /// Length of an XEdDSA signature.

@@ -47,7 +47,7 @@ id_type!(
 
 fn ec_pair(public: Option<PublicKey>, private: Option<PrivateKey>) -> Result<KeyPair, DecodeError> {
     let pair = KeyPair::from_private(private.ok_or(DecodeError::MissingField)?);
-    if Some(pair.public_key) != public {
+    if Some(*pair.public_key()) != public {
         return Err(DecodeError::InvalidKey);
     }
     Ok(pair)
@@ -78,7 +78,7 @@ impl PreKeyRecord {
     }
     /// The public key.
     pub fn public_key(&self) -> &PublicKey {
-        &self.key_pair.public_key
+        self.key_pair.public_key()
     }
     /// The key pair.
     pub fn key_pair(&self) -> &KeyPair {
@@ -89,8 +89,8 @@ impl PreKeyRecord {
     pub fn serialize(&self) -> Zeroizing<Vec<u8>> {
         write_record(80, |out| {
             put_uint(out, 1, u64::from(self.id.0));
-            put_bytes(out, 2, &self.key_pair.public_key.serialize());
-            put_bytes(out, 3, self.key_pair.private_key.to_bytes().as_ref());
+            put_bytes(out, 2, &self.key_pair.public_key().serialize());
+            put_bytes(out, 3, self.key_pair.private_key().to_bytes().as_ref());
         })
     }
 
@@ -117,7 +117,7 @@ impl fmt::Debug for PreKeyRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PreKeyRecord")
             .field("id", &self.id)
-            .field("public_key", &self.key_pair.public_key)
+            .field("public_key", &self.key_pair.public_key())
             .finish_non_exhaustive()
     }
 }
@@ -140,7 +140,7 @@ impl SignedPreKeyRecord {
         rng: &mut R,
     ) -> Self {
         let key_pair = KeyPair::generate(rng);
-        let signature = identity.sign(&key_pair.public_key.serialize(), rng);
+        let signature = identity.sign(&key_pair.public_key().serialize(), rng);
         SignedPreKeyRecord {
             id,
             timestamp,
@@ -158,7 +158,7 @@ impl SignedPreKeyRecord {
     }
     /// The public key.
     pub fn public_key(&self) -> &PublicKey {
-        &self.key_pair.public_key
+        self.key_pair.public_key()
     }
     /// The key pair.
     pub fn key_pair(&self) -> &KeyPair {
@@ -174,8 +174,8 @@ impl SignedPreKeyRecord {
         write_record(160, |out| {
             put_uint(out, 1, u64::from(self.id.0));
             put_uint(out, 2, self.timestamp);
-            put_bytes(out, 3, &self.key_pair.public_key.serialize());
-            put_bytes(out, 4, self.key_pair.private_key.to_bytes().as_ref());
+            put_bytes(out, 3, &self.key_pair.public_key().serialize());
+            put_bytes(out, 4, self.key_pair.private_key().to_bytes().as_ref());
             put_bytes(out, 5, &self.signature);
         })
     }
@@ -208,14 +208,24 @@ impl fmt::Debug for SignedPreKeyRecord {
         f.debug_struct("SignedPreKeyRecord")
             .field("id", &self.id)
             .field("timestamp", &self.timestamp)
-            .field("public_key", &self.key_pair.public_key)
+            .field("public_key", &self.key_pair.public_key())
             .finish_non_exhaustive()
     }
 }
 
+/// Whether a Kyber prekey is used once or until it is replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KyberPreKeyLifetime {
+    /// Deleted after its first use.
+    OneTime,
+    /// Reused until the app replaces it; each use is remembered so that a replayed
+    /// prekey message cannot build a second session.
+    LastResort,
+}
+
 /// A Kyber (KEM) prekey, signed by the identity key. Either one-time (deleted on use) or
 /// last-resort (reused; replays blocked by remembering each use, see
-/// [`KyberPreKeyStore`](crate::store::KyberPreKeyStore)).
+/// [`KyberPreKeyUse`](crate::store::KyberPreKeyUse)).
 #[derive(Clone)]
 pub struct KyberPreKeyRecord {
     id: KyberPreKeyId,
@@ -231,12 +241,13 @@ impl KyberPreKeyRecord {
         key_type: KemKeyType,
         id: KyberPreKeyId,
         timestamp: u64,
-        last_resort: bool,
+        lifetime: KyberPreKeyLifetime,
         identity: &IdentityKeyPair,
         rng: &mut R,
     ) -> Self {
+        let last_resort = lifetime == KyberPreKeyLifetime::LastResort;
         let key_pair = KemKeyPair::generate(key_type, rng);
-        let signature = identity.sign(&key_pair.public_key.serialize(), rng);
+        let signature = identity.sign(&key_pair.public_key().serialize(), rng);
         KyberPreKeyRecord {
             id,
             timestamp,
@@ -255,11 +266,11 @@ impl KyberPreKeyRecord {
     }
     /// The public key.
     pub fn public_key(&self) -> &KemPublicKey {
-        &self.key_pair.public_key
+        self.key_pair.public_key()
     }
     /// The secret key.
     pub fn secret_key(&self) -> &KemSecretKey {
-        &self.key_pair.secret_key
+        self.key_pair.secret_key()
     }
     /// The identity key's signature over the serialized public key.
     pub fn signature(&self) -> &[u8; SIGNATURE_LEN] {
@@ -275,8 +286,8 @@ impl KyberPreKeyRecord {
         write_record(4850, |out| {
             put_uint(out, 1, u64::from(self.id.0));
             put_uint(out, 2, self.timestamp);
-            put_bytes(out, 3, &self.key_pair.public_key.serialize());
-            put_bytes(out, 4, self.key_pair.secret_key.serialize().as_ref());
+            put_bytes(out, 3, &self.key_pair.public_key().serialize());
+            put_bytes(out, 4, self.key_pair.secret_key().serialize().as_ref());
             put_bytes(out, 5, &self.signature);
             put_uint(out, 6, u64::from(self.last_resort));
         })
@@ -300,16 +311,12 @@ impl KyberPreKeyRecord {
         }
         let public_key = public.ok_or(DecodeError::MissingField)?;
         let secret_key = secret.ok_or(DecodeError::MissingField)?;
-        if !secret_key.matches(&public_key) {
-            return Err(DecodeError::InvalidKey);
-        }
+        let key_pair =
+            KemKeyPair::from_parts(public_key, secret_key).ok_or(DecodeError::InvalidKey)?;
         Ok(KyberPreKeyRecord {
             id: id.ok_or(DecodeError::MissingField)?,
             timestamp: ts.ok_or(DecodeError::MissingField)?,
-            key_pair: KemKeyPair {
-                public_key,
-                secret_key,
-            },
+            key_pair,
             signature: sig.ok_or(DecodeError::MissingField)?,
             last_resort: lr.ok_or(DecodeError::MissingField)?,
         })
@@ -321,7 +328,7 @@ impl fmt::Debug for KyberPreKeyRecord {
         f.debug_struct("KyberPreKeyRecord")
             .field("id", &self.id)
             .field("timestamp", &self.timestamp)
-            .field("key_type", &self.key_pair.public_key.key_type())
+            .field("key_type", &self.key_pair.public_key().key_type())
             .field("last_resort", &self.last_resort)
             .finish_non_exhaustive()
     }

@@ -1,15 +1,22 @@
-//! Receiving chains and their skipped message keys.
-
-use alloc::collections::VecDeque;
+//! Receiving chains and their skipped message keys [DR §3.2, §3.5].
+//!
+//! A receiving chain is split in two: its ratchet key and chain key ([`ReceiverChain`],
+//! a few dozen bytes that every message may change) and the seeds of messages skipped
+//! over ([`SkippedKeys`], up to [`MAX_SKIPPED_KEYS_PER_CHAIN`], which only late and
+//! skipping messages change). Finding a message's seed is planned from the header first
+//! ([`plan`]: no derivation), then staged against the borrowed stored seeds ([`stage`]),
+//! which returns the change to them instead of copying them.
 
 use super::keys::{ChainKey, MessageSeed};
+use super::skipped::{KeysDelta, SkippedKeys};
 use crate::crypto::PublicKey;
 use crate::error::ProtocolError;
 
 /// How far ahead of the next expected message one message may jump within a chain.
 /// Each skipped step costs two HMACs, so this bounds the work one forged header can
 /// cause; libsignal uses the same value (sessions with oneself are exempt, as in
-/// libsignal, because the peer is our own device).
+/// libsignal, because the peer is our own device; the per-message work budget still
+/// applies to them).
 pub const MAX_FORWARD_JUMP: u32 = 25_000;
 
 /// Skipped-message seeds kept per receiving chain; the oldest are dropped first. Bounds
@@ -20,13 +27,12 @@ pub const MAX_SKIPPED_KEYS_PER_CHAIN: usize = 2_000;
 /// ratchet keys still decrypt (libsignal's value).
 pub const MAX_RECEIVER_CHAINS: usize = 5;
 
-/// One of the peer's sending chains, as we receive it.
+/// One of the peer's sending chains, as we receive it: its ratchet key and the chain key
+/// of the next message.
 #[derive(Clone)]
 pub(crate) struct ReceiverChain {
     pub(crate) ratchet_key: PublicKey,
     pub(crate) chain_key: ChainKey,
-    /// Seeds of messages skipped over, oldest first, keyed by counter.
-    pub(crate) skipped: VecDeque<(u32, MessageSeed)>,
 }
 
 impl ReceiverChain {
@@ -34,49 +40,211 @@ impl ReceiverChain {
         ReceiverChain {
             ratchet_key,
             chain_key,
-            skipped: VecDeque::new(),
         }
     }
+}
 
-    /// The seed of message `counter`: a stored skipped seed (removed, so a replay fails),
-    /// or a step forward along the chain that stores the seeds it passes.
-    pub(crate) fn seed_for(
-        &mut self,
-        counter: u32,
-        unlimited_jump: bool,
-    ) -> Result<MessageSeed, ProtocolError> {
-        let index = self.chain_key.index();
-        if counter < index {
-            let pos = self
-                .skipped
-                .iter()
-                .position(|(c, _)| *c == counter)
-                .ok_or(ProtocolError::DuplicateMessage)?;
-            let (_, seed) = self
-                .skipped
-                .remove(pos)
-                .ok_or(ProtocolError::DuplicateMessage)?;
-            return Ok(seed);
-        }
-        let jump = counter - index;
-        if jump > MAX_FORWARD_JUMP && !unlimited_jump {
-            return Err(ProtocolError::TooFarInFuture);
-        }
-        // Seeds older than the newest MAX_SKIPPED_KEYS_PER_CHAIN would be dropped at once:
-        // step over them without deriving them.
-        let keep_from = counter.saturating_sub(MAX_SKIPPED_KEYS_PER_CHAIN as u32);
-        let mut ck = self.chain_key.clone();
-        while ck.index() < counter {
-            if ck.index() >= keep_from {
-                self.skipped.push_back((ck.index(), ck.message_seed()));
-                if self.skipped.len() > MAX_SKIPPED_KEYS_PER_CHAIN {
-                    self.skipped.pop_front();
-                }
+/// The receiving chains of a session, oldest first, in a fixed inline array: adding one
+/// never reallocates (so no chain key is left in a freed block) and copying the set is a
+/// plain copy of at most [`MAX_RECEIVER_CHAINS`] entries.
+///
+/// Every slot is always initialized; unused ones hold zeros. (An array of `Option`s
+/// would leave the payload of each `None` uninitialized, and every move or copy of the
+/// head then carries whatever bytes the stack held there, chain keys included, into the
+/// record, where no drop wipes them before its block is freed.)
+#[derive(Clone, Default)]
+pub(crate) struct Receivers {
+    chains: [ReceiverChain; MAX_RECEIVER_CHAINS],
+    len: usize,
+}
+
+impl Default for ReceiverChain {
+    /// An unused slot: zeros.
+    fn default() -> Self {
+        ReceiverChain::new(PublicKey::from_u_bytes([0; 32]), ChainKey::new([0; 32], 0))
+    }
+}
+
+impl Receivers {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &ReceiverChain> + '_ {
+        self.chains.iter().take(self.len)
+    }
+
+    /// The chain whose ratchet key is `key`.
+    pub(crate) fn find(&self, key: &PublicKey) -> Option<&ReceiverChain> {
+        self.iter().find(|c| &c.ratchet_key == key)
+    }
+
+    pub(crate) fn find_mut(&mut self, key: &PublicKey) -> Option<&mut ReceiverChain> {
+        self.chains
+            .iter_mut()
+            .take(self.len)
+            .find(|c| &c.ratchet_key == key)
+    }
+
+    /// Appends the newest chain; when all slots are taken the oldest chain is dropped and
+    /// its ratchet key returned.
+    pub(crate) fn push(&mut self, chain: ReceiverChain) -> Option<PublicKey> {
+        let mut evicted = None;
+        if self.len == MAX_RECEIVER_CHAINS {
+            self.chains.rotate_left(1);
+            if let Some(last) = self.chains.last_mut() {
+                // The oldest chain, rotated to the end: dropped (wiping itself) in place.
+                evicted = Some(core::mem::take(last).ratchet_key);
             }
-            ck = ck.next().ok_or(ProtocolError::TooFarInFuture)?;
+            self.len -= 1;
         }
-        let seed = ck.message_seed();
-        self.chain_key = ck.next().ok_or(ProtocolError::TooFarInFuture)?;
-        Ok(seed)
+        if let Some(slot) = self.chains.get_mut(self.len) {
+            *slot = chain;
+            self.len += 1;
+        }
+        evicted
+    }
+}
+
+/// How a message's seed will be found, decided from its header alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SeedPlan {
+    /// A seed stored for a message skipped earlier.
+    Stored,
+    /// A walk forward along the chain: `steps` chain steps (the message's own included).
+    Walk { steps: u32 },
+}
+
+impl SeedPlan {
+    /// The chain steps the plan costs.
+    pub(crate) fn steps(self) -> u32 {
+        match self {
+            SeedPlan::Stored => 0,
+            SeedPlan::Walk { steps } => steps,
+        }
+    }
+}
+
+/// Plans finding the seed of message `counter` on a chain whose next index is `index`,
+/// with `stored` its skipped seeds.
+pub(crate) fn plan(
+    index: u32,
+    counter: u32,
+    stored: Option<&SkippedKeys>,
+    unlimited_jump: bool,
+) -> Result<SeedPlan, ProtocolError> {
+    if counter < index {
+        return match stored {
+            Some(s) if s.contains(counter) => Ok(SeedPlan::Stored),
+            _ => Err(ProtocolError::DuplicateMessage),
+        };
+    }
+    let jump = counter - index;
+    if jump > MAX_FORWARD_JUMP && !unlimited_jump {
+        return Err(ProtocolError::TooFarInFuture);
+    }
+    Ok(SeedPlan::Walk {
+        steps: jump.saturating_add(1),
+    })
+}
+
+/// The seed of message `counter`: a stored skipped seed (consumed, so a replay fails), or
+/// a step forward along the chain that stores the seeds it passes. Advances `chain` (the
+/// staged copy) and returns the change to `stored`, which is only read.
+pub(crate) fn stage(
+    chain: &mut ChainKey,
+    counter: u32,
+    stored: Option<&SkippedKeys>,
+) -> Result<(MessageSeed, KeysDelta), ProtocolError> {
+    let index = chain.index();
+    if counter < index {
+        let seed = stored
+            .and_then(|s| s.get(counter))
+            .ok_or(ProtocolError::DuplicateMessage)?;
+        let delta = KeysDelta {
+            consumed: Some(counter),
+            ..KeysDelta::default()
+        };
+        return Ok((MessageSeed::from_bytes(*seed), delta));
+    }
+    // Seeds older than the newest MAX_SKIPPED_KEYS_PER_CHAIN would be dropped at once:
+    // step over them without deriving them.
+    let keep_from = counter.saturating_sub(MAX_SKIPPED_KEYS_PER_CHAIN as u32);
+    let first_kept = index.max(keep_from);
+    let mut added = SkippedKeys::with_capacity(usize::try_from(counter - first_kept).unwrap_or(0));
+    let mut ck = chain.clone();
+    while ck.index() < counter {
+        if ck.index() >= keep_from {
+            let seed = ck.message_seed();
+            added.push(ck.index(), seed.as_bytes());
+        }
+        ck = ck.next().ok_or(ProtocolError::TooFarInFuture)?;
+    }
+    let seed = ck.message_seed();
+    *chain = ck.next().ok_or(ProtocolError::TooFarInFuture)?;
+    // Keep the newest MAX_SKIPPED_KEYS_PER_CHAIN of the stored and the added seeds (all
+    // stored ones are older than the added ones).
+    let old = stored.map_or(0, SkippedKeys::len);
+    let excess = (old + added.len()).saturating_sub(MAX_SKIPPED_KEYS_PER_CHAIN);
+    let drop_below = if excess == 0 {
+        None
+    } else if excess < old {
+        stored.and_then(|s| s.nth(excess))
+    } else {
+        added.nth(excess - old)
+    };
+    Ok((
+        seed,
+        KeysDelta {
+            consumed: None,
+            added,
+            drop_below,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn chain(n: u8) -> ReceiverChain {
+        ReceiverChain::new(PublicKey::from_u_bytes([n; 32]), ChainKey::new([n; 32], 7))
+    }
+
+    /// Unused slots hold zeros, always: there is no `None` whose payload a copy of the
+    /// head could fill with stack bytes (which no drop would wipe).
+    fn unused_slots_are_zero(r: &Receivers) -> bool {
+        r.chains
+            .iter()
+            .skip(r.len)
+            .all(|c| c.ratchet_key.u_bytes() == &[0; 32] && c.chain_key.key() == &[0; 32])
+    }
+
+    #[test]
+    fn receivers_keep_the_newest_five_and_zero_unused_slots() {
+        let mut r = Receivers::default();
+        assert_eq!(r.len(), 0);
+        assert!(unused_slots_are_zero(&r));
+        for n in 1..=MAX_RECEIVER_CHAINS as u8 {
+            assert_eq!(r.push(chain(n)), None);
+            assert!(unused_slots_are_zero(&r));
+            assert!(unused_slots_are_zero(&r.clone()));
+        }
+        for n in 6..=8u8 {
+            let evicted = r.push(chain(n));
+            assert_eq!(evicted, Some(PublicKey::from_u_bytes([n - 5; 32])));
+            assert_eq!(r.len(), MAX_RECEIVER_CHAINS);
+        }
+        let keys: Vec<u8> = r.iter().map(|c| c.ratchet_key.u_bytes()[0]).collect();
+        assert_eq!(keys, [4, 5, 6, 7, 8]);
+        assert!(r.find(&PublicKey::from_u_bytes([3; 32])).is_none());
+        let c = r.find_mut(&PublicKey::from_u_bytes([6; 32])).expect("kept");
+        assert_eq!(c.chain_key.key(), &[6; 32]);
+        // Nothing is found among the unused slots, even by a key of zeros.
+        let mut fresh = Receivers::default();
+        fresh.push(chain(9));
+        assert!(fresh.find(&PublicKey::from_u_bytes([0; 32])).is_none());
+        assert!(fresh.find_mut(&PublicKey::from_u_bytes([0; 32])).is_none());
     }
 }

@@ -3,4 +3,5 @@
 
 pub(crate) mod chain;
 pub(crate) mod keys;
+pub(crate) mod skipped;
 pub(crate) mod spqr;

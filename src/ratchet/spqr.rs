@@ -49,6 +49,7 @@ use core::fmt;
 
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use super::skipped::{KeysDelta, SkippedKeys};
 use crate::crypto::kdf::hkdf;
 use crate::error::{DecodeError, Error, ProtocolError};
 
@@ -85,8 +86,12 @@ const ZERO_SALT: [u8; 32] = [0; 32];
 const LABEL_START: &[u8] = b"Signal PQ Ratchet V1 Chain  Start";
 const LABEL_NEXT: &[u8] = b"Signal PQ Ratchet V1 Chain Next";
 
-/// Version byte of [`SpqrState::serialize`].
-const STATE_FORMAT: u8 = 1;
+/// Version byte of the state encoding without the PQXDH auth key (records written before
+/// it was kept; still read, and written back as they are).
+const STATE_FORMAT_V1: u8 = 1;
+/// Version byte of the state encoding with the PQXDH auth key: every ML-KEM braid MAC is
+/// derived from it, so a session can join the braid only if its state keeps it.
+const STATE_FORMAT_V2: u8 = 2;
 
 /// Which side of PQXDH we were: it picks the chain we send on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,119 +253,49 @@ pub(crate) fn chain_step(key: &[u8; 32], index: u32) -> ([u8; 32], [u8; 32]) {
     (take(&mut it), take(&mut it))
 }
 
-/// A receiving key kept for a message that has not arrived yet.
+/// What receiving one message costs SPQR, decided from its field before any chain is
+/// walked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RecvPlan {
+    /// The message's index.
+    pub(crate) index: u32,
+    /// Chain steps the message needs: 0 when its key is stored.
+    pub(crate) steps: u32,
+}
+
+/// The chains of one session at epoch 1: what changes with every message. The stored
+/// keys of skipped messages live apart (a [`SkippedKeys`]), so that staging a message
+/// copies only this small value.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
-struct SkippedKey {
-    index: u32,
-    key: [u8; 32],
-}
-
-/// The skipped keys, ascending by index. Every way a key leaves the vector (use, trim,
-/// growth, drop) also overwrites the bytes it leaves behind in the allocation: removal
-/// and reallocation would otherwise keep stale copies of used keys in spare capacity.
-#[derive(Clone, Default)]
-struct SkippedKeys(Vec<SkippedKey>);
-
-impl SkippedKeys {
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    fn iter(&self) -> core::slice::Iter<'_, SkippedKey> {
-        self.0.iter()
-    }
-
-    /// Removes and returns the key for `index`, if stored.
-    fn take(&mut self, index: u32) -> Option<MessageKey> {
-        let pos = self.0.binary_search_by_key(&index, |k| k.index).ok()?;
-        let found = self.0.remove(pos);
-        self.scrub_spare();
-        Some(MessageKey(found.key))
-    }
-
-    /// Deletes every key below `oldest_kept`.
-    fn trim_below(&mut self, oldest_kept: u32) {
-        if self.0.first().is_some_and(|k| k.index < oldest_kept) {
-            self.0.retain(|k| k.index >= oldest_kept);
-            self.scrub_spare();
-        }
-    }
-
-    /// Makes room for `extra` more keys without leaving a copy in a freed buffer.
-    fn reserve(&mut self, extra: usize) {
-        if self.0.capacity() - self.0.len() >= extra {
-            return;
-        }
-        let mut grown = Vec::with_capacity(self.0.len().saturating_add(extra));
-        grown.extend(self.0.iter().cloned());
-        self.zeroize();
-        self.0 = grown;
-    }
-
-    /// Appends a key; callers keep the order ascending.
-    fn push(&mut self, key: SkippedKey) {
-        self.reserve(1);
-        self.0.push(key);
-    }
-
-    /// Overwrites the allocation beyond `len` (where moved-from copies remain).
-    fn scrub_spare(&mut self) {
-        let len = self.0.len();
-        self.0.resize(
-            self.0.capacity(),
-            SkippedKey {
-                index: 0,
-                key: [0; 32],
-            },
-        );
-        self.0.truncate(len);
-    }
-}
-
-impl Zeroize for SkippedKeys {
-    fn zeroize(&mut self) {
-        self.scrub_spare();
-        self.0.iter_mut().for_each(Zeroize::zeroize);
-        self.0.clear();
-    }
-}
-
-impl Drop for SkippedKeys {
-    fn drop(&mut self) {
-        self.zeroize();
-    }
-}
-
-/// SPQR state of one session at epoch 1: both chains and the skipped receiving keys.
-///
-/// `recv` may leave the state changed even when the caller later rejects the message
-/// (bad MAC): run it on a clone and keep the clone only once the message authenticates.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub(crate) struct SpqrState {
+pub(crate) struct SpqrHead {
     #[zeroize(skip)]
     role: Role,
+    /// The PQXDH auth key the state started from; zeros (and `has_auth_key` false) in
+    /// records written before it was kept. The braid's authenticator is derived from it.
+    /// Not an `Option`: a `None` would carry 32 uninitialized bytes into the box, which
+    /// no drop wipes.
+    auth_key: [u8; 32],
+    #[zeroize(skip)]
+    has_auth_key: bool,
     /// First 32 bytes of the Chain Start output. Unused until the braid lands, but the
     /// next epoch's chains are derived from it, so it is kept from the start.
     next_root: [u8; 32],
     send: Chain,
     recv: Chain,
-    /// Every index is in `[recv.index − MAX_SKIPPED_DISTANCE, recv.index)`.
-    skipped: SkippedKeys,
 }
 
-impl fmt::Debug for SpqrState {
+impl fmt::Debug for SpqrHead {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SpqrState")
+        f.debug_struct("SpqrHead")
             .field("role", &self.role)
             .field("epoch", &EPOCH)
             .field("send_index", &self.send.index)
             .field("recv_index", &self.recv.index)
-            .field("skipped", &self.skipped.len())
             .finish_non_exhaustive()
     }
 }
 
-impl SpqrState {
+impl SpqrHead {
     /// Starts epoch 1 from the PQXDH auth key (bytes 64..96 of the PQXDH HKDF output).
     pub(crate) fn new(auth_key: &[u8; 32], role: Role) -> Self {
         let okm = Zeroizing::new(hkdf::<96>(Some(&ZERO_SALT), auth_key, &[LABEL_START]));
@@ -378,12 +313,13 @@ impl SpqrState {
             Role::Initiator => (a_to_b, b_to_a),
             Role::Responder => (b_to_a, a_to_b),
         };
-        SpqrState {
+        SpqrHead {
             role,
+            auth_key: *auth_key,
+            has_auth_key: true,
             next_root,
             send,
             recv,
-            skipped: SkippedKeys::default(),
         }
     }
 
@@ -412,13 +348,14 @@ impl SpqrState {
         Ok((field, key))
     }
 
-    /// The SPQR message key for an incoming message's field.
+    /// Checks an incoming field against this state and says what receiving it costs,
+    /// without deriving anything.
     ///
     /// Errors: [`ProtocolError::PqRatchet`] for a malformed field, an epoch other than 1,
     /// or index 0; [`ProtocolError::TooFarInFuture`] past [`MAX_FORWARD_JUMP`];
     /// [`ProtocolError::DuplicateMessage`] when the key was used or has aged out of the
-    /// [`MAX_SKIPPED_DISTANCE`] window. On error the state is unchanged.
-    pub(crate) fn recv(&mut self, field: &[u8]) -> Result<MessageKey, Error> {
+    /// [`MAX_SKIPPED_DISTANCE`] window.
+    pub(crate) fn plan_recv(&self, field: &[u8], stored: &SkippedKeys) -> Result<RecvPlan, Error> {
         let header = parse(field).map_err(|_| ProtocolError::PqRatchet)?;
         if header.epoch != EPOCH {
             return Err(ProtocolError::PqRatchet.into());
@@ -431,76 +368,116 @@ impl SpqrState {
         let index = header.index;
         let newest = self.recv.index;
         if index <= newest {
-            return self
-                .skipped
-                .take(index)
-                .ok_or(ProtocolError::DuplicateMessage.into());
+            if !stored.contains(index) {
+                return Err(ProtocolError::DuplicateMessage.into());
+            }
+            return Ok(RecvPlan { index, steps: 0 });
         }
         if index - newest > MAX_FORWARD_JUMP {
             return Err(ProtocolError::TooFarInFuture.into());
         }
+        Ok(RecvPlan {
+            index,
+            steps: index - newest,
+        })
+    }
+
+    /// The message key of a planned message. Advances this head's receiving chain (call
+    /// it on the staged copy) and returns what changes in `stored`, which is only read.
+    pub(crate) fn stage_recv(
+        &mut self,
+        plan: &RecvPlan,
+        stored: &SkippedKeys,
+    ) -> Result<(MessageKey, KeysDelta), Error> {
+        let index = plan.index;
+        let newest = self.recv.index;
+        if index <= newest {
+            let key = stored.get(index).ok_or(ProtocolError::DuplicateMessage)?;
+            let delta = KeysDelta {
+                consumed: Some(index),
+                ..KeysDelta::default()
+            };
+            return Ok((MessageKey(*key), delta));
+        }
         let oldest_kept = index.saturating_sub(MAX_SKIPPED_DISTANCE);
-        self.skipped.trim_below(oldest_kept);
         let first_stored = newest.saturating_add(1).max(oldest_kept);
-        self.skipped
-            .reserve(usize::try_from(index - first_stored).unwrap_or(0));
+        let mut added =
+            SkippedKeys::with_capacity(usize::try_from(index - first_stored).unwrap_or(0));
         for i in newest.saturating_add(1)..index {
             let key = self.recv.step(i);
             if i >= oldest_kept {
-                self.skipped.push(SkippedKey {
-                    index: i,
-                    key: key.0,
-                });
+                added.push(i, &key.0);
             }
         }
-        Ok(self.recv.step(index))
+        let drop_below = stored
+            .first()
+            .is_some_and(|f| f < oldest_kept)
+            .then_some(oldest_kept);
+        let delta = KeysDelta {
+            consumed: None,
+            added,
+            drop_below,
+        };
+        Ok((self.recv.step(index), delta))
     }
 
-    /// Length of [`SpqrState::serialize`]'s output.
-    pub(crate) fn serialized_len(&self) -> usize {
-        108 + 36 * self.skipped.len()
+    /// An upper bound on [`SpqrHead::serialize`]'s output with `stored` keys.
+    pub(crate) fn serialized_len(stored: usize) -> usize {
+        140 + 36 * stored
     }
 
     /// Appends the versioned encoding:
     /// ```text
-    /// format u8 = 1 ‖ role u8 (0 initiator, 1 responder) ‖ next root 32
+    /// format u8 = 2 ‖ role u8 (0 initiator, 1 responder) ‖ auth key 32 ‖ next root 32
     /// ‖ send index u32 BE ‖ send chain 32 ‖ recv index u32 BE ‖ recv chain 32
     /// ‖ count u16 BE ‖ count × (index u32 BE ‖ key 32), ascending
     /// ```
-    pub(crate) fn serialize(&self, out: &mut Vec<u8>) {
-        out.reserve(self.serialized_len());
-        out.push(STATE_FORMAT);
+    /// Format 1 is the same without the auth key (a state read from a format-1 record is
+    /// written back in format 1).
+    pub(crate) fn serialize(&self, stored: &SkippedKeys, out: &mut Vec<u8>) {
+        out.reserve(Self::serialized_len(stored.len()));
+        out.push(if self.has_auth_key {
+            STATE_FORMAT_V2
+        } else {
+            STATE_FORMAT_V1
+        });
         out.push(match self.role {
             Role::Initiator => 0,
             Role::Responder => 1,
         });
+        if self.has_auth_key {
+            out.extend_from_slice(&self.auth_key);
+        }
         out.extend_from_slice(&self.next_root);
         for chain in [&self.send, &self.recv] {
             out.extend_from_slice(&chain.index.to_be_bytes());
             out.extend_from_slice(&chain.key);
         }
         // At most MAX_SKIPPED_DISTANCE entries, so the count fits in a u16.
-        let count = u16::try_from(self.skipped.len()).unwrap_or(u16::MAX);
+        let count = u16::try_from(stored.len()).unwrap_or(u16::MAX);
         out.extend_from_slice(&count.to_be_bytes());
-        for k in self.skipped.iter() {
-            out.extend_from_slice(&k.index.to_be_bytes());
+        for k in stored.iter() {
+            out.extend_from_slice(&k.n.to_be_bytes());
             out.extend_from_slice(&k.key);
         }
     }
 
-    /// Decodes [`SpqrState::serialize`]'s output, rejecting anything it could not have
+    /// Decodes [`SpqrHead::serialize`]'s output, rejecting anything it could not have
     /// produced (unknown format or role, skipped keys out of order or outside the window,
     /// trailing bytes).
-    pub(crate) fn deserialize(bytes: &[u8]) -> Result<Self, DecodeError> {
+    pub(crate) fn deserialize(bytes: &[u8]) -> Result<(Self, SkippedKeys), DecodeError> {
         let mut r = Reader { rest: bytes };
-        if r.u8()? != STATE_FORMAT {
-            return Err(DecodeError::UnknownVersion);
-        }
+        let with_auth_key = match r.u8()? {
+            STATE_FORMAT_V1 => false,
+            STATE_FORMAT_V2 => true,
+            _ => return Err(DecodeError::UnknownVersion),
+        };
         let role = match r.u8()? {
             0 => Role::Initiator,
             1 => Role::Responder,
             _ => return Err(DecodeError::UnknownType),
         };
+        let auth_key = if with_auth_key { r.array()? } else { [0; 32] };
         let next_root = r.array()?;
         let send = Chain {
             index: u32::from_be_bytes(r.array()?),
@@ -515,28 +492,95 @@ impl SpqrState {
             return Err(DecodeError::BadLength);
         }
         let oldest_kept = recv.index.saturating_sub(MAX_SKIPPED_DISTANCE).max(1);
-        let mut skipped = SkippedKeys(Vec::with_capacity(usize::from(count)));
+        let mut skipped = SkippedKeys::with_capacity(usize::from(count));
         for _ in 0..count {
-            let k = SkippedKey {
-                index: u32::from_be_bytes(r.array()?),
-                key: r.array()?,
-            };
-            let ascending = skipped.0.last().is_none_or(|prev| prev.index < k.index);
-            if !ascending || k.index < oldest_kept || k.index >= recv.index {
+            let index = u32::from_be_bytes(r.array()?);
+            let key: Zeroizing<[u8; 32]> = Zeroizing::new(r.array()?);
+            if index < oldest_kept || index >= recv.index || !skipped.push(index, &key) {
                 return Err(DecodeError::Malformed);
             }
-            skipped.0.push(k);
         }
         if !r.rest.is_empty() {
             return Err(DecodeError::BadLength);
         }
-        Ok(SpqrState {
-            role,
-            next_root,
-            send,
-            recv,
+        Ok((
+            SpqrHead {
+                role,
+                auth_key,
+                has_auth_key: with_auth_key,
+                next_root,
+                send,
+                recv,
+            },
             skipped,
-        })
+        ))
+    }
+}
+
+/// A whole SPQR state, head and stored keys together: the unit the fuzz hooks and this
+/// module's tests work with. Sessions keep the two halves apart.
+#[cfg(any(test, feature = "fuzzing-hooks"))]
+#[derive(Clone)]
+pub(crate) struct SpqrState {
+    pub(crate) head: SpqrHead,
+    /// Every index is in `[recv.index − MAX_SKIPPED_DISTANCE, recv.index)`.
+    pub(crate) skipped: SkippedKeys,
+}
+
+#[cfg(any(test, feature = "fuzzing-hooks"))]
+impl fmt::Debug for SpqrState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpqrState")
+            .field("role", &self.head.role)
+            .field("epoch", &EPOCH)
+            .field("send_index", &self.head.send.index)
+            .field("recv_index", &self.head.recv.index)
+            .field("skipped", &self.skipped.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(any(test, feature = "fuzzing-hooks"))]
+impl SpqrState {
+    /// Starts epoch 1 from the PQXDH auth key.
+    pub(crate) fn new(auth_key: &[u8; 32], role: Role) -> Self {
+        SpqrState {
+            head: SpqrHead::new(auth_key, role),
+            skipped: SkippedKeys::new(),
+        }
+    }
+
+    /// Which side of PQXDH this state belongs to.
+    #[cfg(test)]
+    pub(crate) fn role(&self) -> Role {
+        self.head.role()
+    }
+
+    /// See [`SpqrHead::send`].
+    pub(crate) fn send(&mut self) -> Result<(Vec<u8>, MessageKey), Error> {
+        self.head.send()
+    }
+
+    /// The SPQR message key for an incoming field: plan, stage on a copy of the head,
+    /// apply. On error the state is unchanged.
+    pub(crate) fn recv(&mut self, field: &[u8]) -> Result<MessageKey, Error> {
+        let plan = self.head.plan_recv(field, &self.skipped)?;
+        let mut head = self.head.clone();
+        let (key, delta) = head.stage_recv(&plan, &self.skipped)?;
+        self.head = head;
+        delta.apply(&mut self.skipped);
+        Ok(key)
+    }
+
+    /// See [`SpqrHead::serialize`].
+    pub(crate) fn serialize(&self, out: &mut Vec<u8>) {
+        self.head.serialize(&self.skipped, out);
+    }
+
+    /// See [`SpqrHead::deserialize`].
+    pub(crate) fn deserialize(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let (head, skipped) = SpqrHead::deserialize(bytes)?;
+        Ok(SpqrState { head, skipped })
     }
 }
 

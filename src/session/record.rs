@@ -23,13 +23,16 @@ use core::fmt;
 
 use zeroize::Zeroizing;
 
-use super::state::{PendingPreKey, SenderChain, SessionState};
+use super::state::{
+    PendingPreKey, SenderChain, SessionHead, SessionState, StoredDelta, StoredKeys,
+};
 use crate::crypto::{KemCiphertext, KeyPair, PrivateKey, PublicKey};
-use crate::error::DecodeError;
+use crate::error::{DecodeError, StoreError};
 use crate::keys::{IdentityKey, KyberPreKeyId, PreKeyId, SignedPreKeyId};
-use crate::ratchet::chain::{MAX_RECEIVER_CHAINS, MAX_SKIPPED_KEYS_PER_CHAIN, ReceiverChain};
-use crate::ratchet::keys::{ChainKey, MessageSeed, RootKey};
-use crate::ratchet::spqr::SpqrState;
+use crate::ratchet::chain::{MAX_SKIPPED_KEYS_PER_CHAIN, ReceiverChain, Receivers};
+use crate::ratchet::keys::{ChainKey, RootKey};
+use crate::ratchet::skipped::{KeysDelta, SkippedKeys};
+use crate::ratchet::spqr::SpqrHead;
 use crate::wire::proto::{
     Reader, count_fields, open_record, put_bytes, put_nested, put_nested_sized, put_uint,
     write_record,
@@ -48,7 +51,8 @@ pub const MAX_ARCHIVED_SESSIONS_LIMIT: usize = 1_000;
 ///
 /// Apps persist it with [`SessionRecord::serialize`] (the bytes hold secrets: keep them
 /// encrypted at rest) and read it back with [`SessionRecord::deserialize`], which refuses
-/// any damaged or truncated record.
+/// any damaged or truncated record. A store that keeps records applies each operation's
+/// [`SessionChange`] with [`SessionRecord::apply`].
 ///
 /// ```
 /// use missive::SessionRecord;
@@ -60,8 +64,185 @@ pub const MAX_ARCHIVED_SESSIONS_LIMIT: usize = 1_000;
 /// ```
 #[derive(Clone, Default)]
 pub struct SessionRecord {
-    pub(crate) current: Option<SessionState>,
-    pub(crate) previous: VecDeque<SessionState>,
+    // Boxed: the states move between the current slot and the archive, and the record
+    // itself moves inside a store's map. Behind a box, a move copies a pointer, never
+    // key bytes into a block that is then freed unwiped.
+    pub(crate) current: Option<Box<SessionState>>,
+    pub(crate) previous: VecDeque<Box<SessionState>>,
+}
+
+/// What one operation changes in one [`SessionRecord`]: part of a
+/// [`ChangeSet`](crate::store::ChangeSet).
+///
+/// An ordinary message changes only the current session's head and the few stored keys
+/// it used or skipped ([`SessionChange::replaces_current`] is false): apply it and
+/// persist the current session; the archive and the other stored keys are as they were.
+/// A new session, a promoted archived session or a reset rearranges the record.
+pub struct SessionChange {
+    pub(crate) kind: ChangeKind,
+}
+
+// The head stays inline on purpose: a boxed head would be moved out of its box into the
+// record, leaving its keys in the freed block.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum ChangeKind {
+    /// The current session (`archived: None`) or archived session `i` advanced; an
+    /// archived one then becomes current, the current one archived.
+    Advance {
+        archived: Option<usize>,
+        head: SessionHead,
+        delta: StoredDelta,
+        keep_archived: usize,
+    },
+    /// A new session becomes current; the current one is archived.
+    New {
+        state: Box<SessionState>,
+        keep_archived: usize,
+    },
+    /// The current session is archived.
+    Archive { keep_archived: usize },
+}
+
+impl SessionChange {
+    /// True when the change rearranges the record (a new session, an archived session
+    /// promoted, a reset): a store that keeps the current session apart from the archive
+    /// rewrites both. False for an ordinary message, which changes the current session
+    /// only.
+    pub fn replaces_current(&self) -> bool {
+        !matches!(self.kind, ChangeKind::Advance { archived: None, .. })
+    }
+
+    /// True when the change creates a session (bundle processed, or a prekey message
+    /// that built one).
+    pub fn creates_session(&self) -> bool {
+        matches!(self.kind, ChangeKind::New { .. })
+    }
+
+    /// What an ordinary message ([`SessionChange::replaces_current`] false) changes in
+    /// the current session's stored keys, one row operation each, in the order to apply
+    /// them: for a store that keeps stored keys as rows beside the session's head
+    /// ([`SessionRecord::serialize_current_head`]). Empty for an in-order message, and
+    /// for a change that replaces the current session (rewrite it whole).
+    pub fn stored_key_changes(&self) -> Vec<StoredKeyChange<'_>> {
+        let mut out = Vec::new();
+        let ChangeKind::Advance {
+            archived: None,
+            delta,
+            ..
+        } = &self.kind
+        else {
+            return out;
+        };
+        if let Some(k) = &delta.evicted {
+            out.push(StoredKeyChange::RemoveChain {
+                chain: KeyChain::Ratchet(*k),
+            });
+        }
+        fn keys<'a>(out: &mut Vec<StoredKeyChange<'a>>, chain: KeyChain, d: &'a KeysDelta) {
+            if let Some(n) = d.consumed {
+                out.push(StoredKeyChange::Remove { chain, n });
+            }
+            for e in d.added.iter() {
+                out.push(StoredKeyChange::Insert {
+                    chain,
+                    n: e.n,
+                    key: &e.key,
+                });
+            }
+            if let Some(n) = d.drop_below {
+                out.push(StoredKeyChange::RemoveBelow { chain, n });
+            }
+        }
+        if let Some((k, d)) = &delta.chain {
+            keys(&mut out, KeyChain::Ratchet(*k), d);
+        }
+        keys(&mut out, KeyChain::PostQuantum, &delta.spqr);
+        out
+    }
+}
+
+/// Which chain a stored key belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyChain {
+    /// A Double Ratchet receiving chain, by the peer's ratchet key: the key is a message
+    /// seed, by message counter.
+    Ratchet(PublicKey),
+    /// The SPQR receiving chain: the key is an SPQR message key, by SPQR index.
+    PostQuantum,
+}
+
+/// One row operation on a session's stored keys (see
+/// [`SessionChange::stored_key_changes`]). `Debug` does not print keys.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum StoredKeyChange<'a> {
+    /// Store `key` for message `n` of `chain`.
+    Insert {
+        /// The chain.
+        chain: KeyChain,
+        /// The message counter (or SPQR index).
+        n: u32,
+        /// The secret (32 bytes): keep it encrypted at rest.
+        key: &'a [u8; 32],
+    },
+    /// Delete the key of message `n` (it was used).
+    Remove {
+        /// The chain.
+        chain: KeyChain,
+        /// The message counter (or SPQR index).
+        n: u32,
+    },
+    /// Delete every key of `chain` below `n` (aged out).
+    RemoveBelow {
+        /// The chain.
+        chain: KeyChain,
+        /// The first counter (or index) kept.
+        n: u32,
+    },
+    /// Delete every key of `chain` (the receiving chain was dropped).
+    RemoveChain {
+        /// The chain.
+        chain: KeyChain,
+    },
+}
+
+impl fmt::Debug for StoredKeyChange<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoredKeyChange::Insert { chain, n, .. } => f
+                .debug_struct("Insert")
+                .field("chain", chain)
+                .field("n", n)
+                .finish_non_exhaustive(),
+            StoredKeyChange::Remove { chain, n } => f
+                .debug_struct("Remove")
+                .field("chain", chain)
+                .field("n", n)
+                .finish(),
+            StoredKeyChange::RemoveBelow { chain, n } => f
+                .debug_struct("RemoveBelow")
+                .field("chain", chain)
+                .field("n", n)
+                .finish(),
+            StoredKeyChange::RemoveChain { chain } => {
+                f.debug_struct("RemoveChain").field("chain", chain).finish()
+            }
+        }
+    }
+}
+
+impl fmt::Debug for SessionChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.kind {
+            ChangeKind::Advance { archived: None, .. } => "advance current",
+            ChangeKind::Advance { .. } => "promote archived",
+            ChangeKind::New { .. } => "new session",
+            ChangeKind::Archive { .. } => "archive current",
+        };
+        f.debug_struct("SessionChange")
+            .field("kind", &kind)
+            .field("stored_key_changes", &self.stored_key_changes().len())
+            .finish()
+    }
 }
 
 impl SessionRecord {
@@ -81,32 +262,38 @@ impl SessionRecord {
     pub fn has_usable_sender_chain(&self, now: crate::Timestamp) -> bool {
         self.current
             .as_ref()
-            .is_some_and(|s| s.usable_for_sending(now.as_millis()))
+            .is_some_and(|s| s.head.usable_for_sending(now.as_millis()))
     }
 
     /// The protocol version of the current session (3 or 4).
     pub fn session_version(&self) -> Option<u8> {
-        self.current.as_ref().map(|s| s.version)
+        self.current.as_ref().map(|s| s.head.version)
     }
 
     /// Our registration id as recorded in the current session.
     pub fn local_registration_id(&self) -> Option<u32> {
-        self.current.as_ref().map(|s| s.local_registration_id)
+        self.current.as_ref().map(|s| s.head.local_registration_id)
     }
 
     /// The peer's registration id as recorded in the current session.
     pub fn remote_registration_id(&self) -> Option<u32> {
-        self.current.as_ref().map(|s| s.remote_registration_id)
+        self.current.as_ref().map(|s| s.head.remote_registration_id)
     }
 
     /// The peer's identity in the current session.
     pub fn remote_identity(&self) -> Option<&IdentityKey> {
-        self.current.as_ref().map(|s| &s.remote_identity)
+        self.current.as_ref().map(|s| &s.head.remote_identity)
     }
 
     /// Number of archived sessions.
     pub fn archived_count(&self) -> usize {
         self.previous.len()
+    }
+
+    /// How many skipped-message keys the current session stores (Double Ratchet seeds and
+    /// SPQR keys together).
+    pub fn stored_key_count(&self) -> usize {
+        self.current.as_ref().map_or(0, |s| s.keys.len())
     }
 
     /// Moves the current session to the archive (e.g. when the app resets the session),
@@ -120,21 +307,68 @@ impl SessionRecord {
             .truncate(max_archived.min(MAX_ARCHIVED_SESSIONS_LIMIT));
     }
 
-    /// Makes `state` current, archiving the old current one.
-    pub(crate) fn promote_state(&mut self, state: SessionState, max_archived: usize) {
-        self.archive_current_state(max_archived);
-        self.current = Some(state);
+    /// Whether [`SessionRecord::apply`] would accept `change`: it was computed from this
+    /// record (the session it advances is where it was, with the stored keys it uses).
+    pub fn can_apply(&self, change: &SessionChange) -> bool {
+        match &change.kind {
+            ChangeKind::Advance {
+                archived,
+                head,
+                delta,
+                ..
+            } => {
+                let state = match archived {
+                    None => self.current.as_deref(),
+                    Some(i) => self.previous.get(*i).map(|b| &**b),
+                };
+                state.is_some_and(|s| s.head.base_key == head.base_key && s.keys.fits(delta))
+            }
+            ChangeKind::New { .. } | ChangeKind::Archive { .. } => true,
+        }
     }
 
-    /// Replaces archived session `index` by `state` and makes it current.
-    pub(crate) fn promote_archived(
-        &mut self,
-        index: usize,
-        state: SessionState,
-        max_archived: usize,
-    ) {
-        let _ = self.previous.remove(index);
-        self.promote_state(state, max_archived);
+    /// Applies an operation's change; on [`StoreError::conflict`] (the change was not
+    /// computed from this record) nothing is changed.
+    pub fn apply(&mut self, change: SessionChange) -> Result<(), StoreError> {
+        if !self.can_apply(&change) {
+            return Err(StoreError::conflict());
+        }
+        match change.kind {
+            ChangeKind::Advance {
+                archived: None,
+                head,
+                delta,
+                ..
+            } => {
+                if let Some(s) = self.current.as_deref_mut() {
+                    // The old head is dropped in place, and wipes itself.
+                    s.head = head;
+                    s.keys.apply(&delta);
+                }
+            }
+            ChangeKind::Advance {
+                archived: Some(i),
+                head,
+                delta,
+                keep_archived,
+            } => {
+                if let Some(mut s) = self.previous.remove(i) {
+                    s.head = head;
+                    s.keys.apply(&delta);
+                    self.archive_current_state(keep_archived);
+                    self.current = Some(s);
+                }
+            }
+            ChangeKind::New {
+                state,
+                keep_archived,
+            } => {
+                self.archive_current_state(keep_archived);
+                self.current = Some(state);
+            }
+            ChangeKind::Archive { keep_archived } => self.archive_current_state(keep_archived),
+        }
+        Ok(())
     }
 
     /// Finds the session built from this base key: `Some(None)` for the current one,
@@ -144,11 +378,19 @@ impl SessionRecord {
         version: u8,
         base_key: &PublicKey,
     ) -> Option<Option<usize>> {
-        let m = |s: &SessionState| s.version == version && &s.base_key == base_key;
-        if self.current.as_ref().is_some_and(m) {
+        let m = |s: &SessionState| s.head.version == version && &s.head.base_key == base_key;
+        if self.current.as_deref().is_some_and(m) {
             return Some(None);
         }
-        self.previous.iter().position(m).map(Some)
+        self.previous.iter().position(|s| m(s)).map(Some)
+    }
+
+    /// The session at `slot` (`None`: current; `Some(i)`: archived `i`).
+    pub(crate) fn state(&self, slot: Option<usize>) -> Option<&SessionState> {
+        match slot {
+            None => self.current.as_deref(),
+            Some(i) => self.previous.get(i).map(|b| &**b),
+        }
     }
 
     /// The versioned serialization (contains secrets: zeroized on drop).
@@ -172,6 +414,19 @@ impl SessionRecord {
         })
     }
 
+    /// The current session without its stored keys, in the state encoding (§8.4 of
+    /// docs/PROTOCOL.md with no skipped seeds and no SPQR keys): what a store that keeps
+    /// the current session apart writes after an ordinary message. Under a kilobyte
+    /// (two while the session is unacknowledged), whatever the record holds.
+    pub fn serialize_current_head(&self) -> Option<Zeroizing<Vec<u8>>> {
+        let s = self.current.as_ref()?;
+        let empty = StoredKeys::default();
+        let bound = head_len_bound(&s.head);
+        let mut out = Zeroizing::new(Vec::with_capacity(bound));
+        encode_parts(&s.head, &empty, &mut out);
+        Some(out)
+    }
+
     /// Parses [`SessionRecord::serialize`]'s output.
     pub fn deserialize(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = open_record(bytes)?;
@@ -188,12 +443,15 @@ impl SessionRecord {
             }
             match n {
                 3 => count = Some(value.as_u64()?),
-                1 if rec.current.is_none() => rec.current = Some(decode_state(value.as_bytes()?)?),
+                1 if rec.current.is_none() => {
+                    rec.current = Some(Box::new(decode_state(value.as_bytes()?)?))
+                }
                 2 => {
                     if rec.previous.len() >= MAX_ARCHIVED_SESSIONS_LIMIT {
                         return Err(DecodeError::BadLength);
                     }
-                    rec.previous.push_back(decode_state(value.as_bytes()?)?)
+                    rec.previous
+                        .push_back(Box::new(decode_state(value.as_bytes()?)?))
                 }
                 _ => return Err(DecodeError::Malformed),
             }
@@ -217,56 +475,68 @@ impl fmt::Debug for SessionRecord {
 /// Room for a field's tag and length varints.
 const FIELD_HEAD: usize = 8;
 
-/// An upper bound on the encoded length of a receiving chain.
-fn chain_len_bound(c: &ReceiverChain) -> usize {
+/// An upper bound on the encoded length of a receiving chain with `skipped` seeds.
+fn chain_len_bound(skipped: usize) -> usize {
     // ratchet key 35, chain key 34, index ≤ 6; each skipped seed ≤ 2 + 6 + 34.
-    80 + 48 * c.skipped.len()
+    80 + 48 * skipped
+}
+
+/// An upper bound on the encoded length of a head with no stored keys.
+fn head_len_bound(h: &SessionHead) -> usize {
+    let pending = h
+        .pending_prekey
+        .as_ref()
+        .map_or(0, |_| PENDING_LEN_BOUND + FIELD_HEAD);
+    let spqr = h
+        .spqr
+        .as_ref()
+        .map_or(0, |_| SpqrHead::serialized_len(0) + FIELD_HEAD);
+    384 + h.receivers.len() * (chain_len_bound(0) + FIELD_HEAD) + pending + spqr
 }
 
 /// An upper bound on the encoded length of a state (every fixed field at its largest).
 fn state_len_bound(s: &SessionState) -> usize {
-    let chains: usize = s
-        .receivers
-        .iter()
-        .map(|c| chain_len_bound(c) + FIELD_HEAD)
-        .sum();
-    let pending = s
-        .pending_prekey
-        .as_ref()
-        .map_or(0, |_| PENDING_LEN_BOUND + FIELD_HEAD);
-    let spqr = s
-        .spqr
-        .as_ref()
-        .map_or(0, |q| q.serialized_len() + FIELD_HEAD);
-    384 + chains + pending + spqr
+    head_len_bound(&s.head)
+        + 48 * s.keys.chains.iter().map(|(_, k)| k.len()).sum::<usize>()
+        + 36 * s.keys.spqr.len()
 }
 
 /// Pending prekey data: ids and timestamp ≤ 4 × 11, base key 35, Kyber ciphertext 1,572.
 const PENDING_LEN_BOUND: usize = 1_700;
 
 fn encode_state(s: &SessionState, o: &mut Vec<u8>) {
+    encode_parts(&s.head, &s.keys, o)
+}
+
+fn encode_parts(s: &SessionHead, keys: &StoredKeys, o: &mut Vec<u8>) {
     put_uint(o, 1, u64::from(s.version));
     put_bytes(o, 2, &s.local_identity.serialize());
     put_bytes(o, 3, &s.remote_identity.serialize());
     put_uint(o, 4, u64::from(s.local_registration_id));
     put_uint(o, 5, u64::from(s.remote_registration_id));
     put_bytes(o, 6, s.root_key.as_bytes());
-    put_bytes(o, 7, &s.sender.ratchet.public_key.serialize());
-    put_bytes(o, 8, s.sender.ratchet.private_key.to_bytes().as_ref());
+    put_bytes(o, 7, &s.sender.ratchet.public_key().serialize());
+    put_bytes(o, 8, s.sender.ratchet.private_key().to_bytes().as_ref());
     put_bytes(o, 9, s.sender.chain_key.key());
     put_uint(o, 10, u64::from(s.sender.chain_key.index()));
-    for c in &s.receivers {
-        put_nested_sized(o, 11, chain_len_bound(c), |o| {
-            put_bytes(o, 1, &c.ratchet_key.serialize());
-            put_bytes(o, 2, c.chain_key.key());
-            put_uint(o, 3, u64::from(c.chain_key.index()));
-            for (counter, seed) in &c.skipped {
-                put_nested(o, 4, |o| {
-                    put_uint(o, 1, u64::from(*counter));
-                    put_bytes(o, 2, seed.as_bytes());
-                });
-            }
-        });
+    for c in s.receivers.iter() {
+        let skipped = keys.chain(&c.ratchet_key);
+        put_nested_sized(
+            o,
+            11,
+            chain_len_bound(skipped.map_or(0, SkippedKeys::len)),
+            |o| {
+                put_bytes(o, 1, &c.ratchet_key.serialize());
+                put_bytes(o, 2, c.chain_key.key());
+                put_uint(o, 3, u64::from(c.chain_key.index()));
+                for e in skipped.into_iter().flat_map(SkippedKeys::iter) {
+                    put_nested(o, 4, |o| {
+                        put_uint(o, 1, u64::from(e.n));
+                        put_bytes(o, 2, &e.key);
+                    });
+                }
+            },
+        );
     }
     put_uint(o, 12, u64::from(s.previous_counter));
     if let Some(p) = &s.pending_prekey {
@@ -285,8 +555,10 @@ fn encode_state(s: &SessionState, o: &mut Vec<u8>) {
     }
     put_bytes(o, 14, &s.base_key.serialize());
     if let Some(spqr) = &s.spqr {
-        let mut buf = Zeroizing::new(Vec::new());
-        spqr.serialize(&mut buf);
+        let mut buf = Zeroizing::new(Vec::with_capacity(SpqrHead::serialized_len(
+            keys.spqr.len(),
+        )));
+        spqr.serialize(&keys.spqr, &mut buf);
         put_bytes(o, 15, &buf);
     }
 }
@@ -300,7 +572,8 @@ fn decode_state(bytes: &[u8]) -> Result<SessionState, DecodeError> {
     let mut version = None;
     let (mut lid, mut rid, mut lreg, mut rreg) = (None, None, None, None);
     let (mut root, mut spub, mut spriv, mut sck, mut sidx) = (None, None, None, None, None);
-    let mut receivers = VecDeque::with_capacity(MAX_RECEIVER_CHAINS);
+    let mut receivers = Receivers::default();
+    let mut keys = StoredKeys::default();
     let mut previous_counter = None;
     let mut pending = None;
     let mut base_key = None;
@@ -318,15 +591,26 @@ fn decode_state(bytes: &[u8]) -> Result<SessionState, DecodeError> {
             9 => sck = Some(key32(v.as_bytes()?)?),
             10 => sidx = Some(v.as_u32()?),
             11 => {
-                if receivers.len() >= MAX_RECEIVER_CHAINS {
+                if receivers.len() >= crate::ratchet::chain::MAX_RECEIVER_CHAINS {
                     return Err(DecodeError::BadLength);
                 }
-                receivers.push_back(decode_chain(v.as_bytes()?)?);
+                let (chain, skipped) = decode_chain(v.as_bytes()?)?;
+                if receivers.find(&chain.ratchet_key).is_some() {
+                    return Err(DecodeError::Malformed);
+                }
+                if !skipped.is_empty() {
+                    keys.chains.push((chain.ratchet_key, skipped));
+                }
+                receivers.push(chain);
             }
             12 => previous_counter = Some(v.as_u32()?),
             13 => pending = Some(decode_pending(v.as_bytes()?)?),
             14 => base_key = Some(PublicKey::deserialize(v.as_bytes()?)?),
-            15 => spqr = Some(Box::new(SpqrState::deserialize(v.as_bytes()?)?)),
+            15 => {
+                let (head, stored) = SpqrHead::deserialize(v.as_bytes()?)?;
+                keys.spqr = stored;
+                spqr = Some(Box::new(head));
+            }
             _ => return Err(DecodeError::Malformed),
         }
     }
@@ -344,36 +628,39 @@ fn decode_state(bytes: &[u8]) -> Result<SessionState, DecodeError> {
         return Err(DecodeError::Malformed);
     }
     let ratchet = KeyPair::from_private(spriv.ok_or(DecodeError::MissingField)?);
-    if Some(ratchet.public_key) != spub {
+    if Some(*ratchet.public_key()) != spub {
         return Err(DecodeError::InvalidKey);
     }
     Ok(SessionState {
-        version,
-        local_identity: lid.ok_or(DecodeError::MissingField)?,
-        remote_identity: rid.ok_or(DecodeError::MissingField)?,
-        local_registration_id: lreg.ok_or(DecodeError::MissingField)?,
-        remote_registration_id: rreg.ok_or(DecodeError::MissingField)?,
-        root_key: root.ok_or(DecodeError::MissingField)?,
-        sender: SenderChain {
-            ratchet,
-            chain_key: ChainKey::new(
-                sck.ok_or(DecodeError::MissingField)?,
-                sidx.ok_or(DecodeError::MissingField)?,
-            ),
+        head: SessionHead {
+            version,
+            local_identity: lid.ok_or(DecodeError::MissingField)?,
+            remote_identity: rid.ok_or(DecodeError::MissingField)?,
+            local_registration_id: lreg.ok_or(DecodeError::MissingField)?,
+            remote_registration_id: rreg.ok_or(DecodeError::MissingField)?,
+            root_key: root.ok_or(DecodeError::MissingField)?,
+            sender: SenderChain {
+                ratchet,
+                chain_key: ChainKey::new(
+                    sck.ok_or(DecodeError::MissingField)?,
+                    sidx.ok_or(DecodeError::MissingField)?,
+                ),
+            },
+            receivers,
+            previous_counter: previous_counter.ok_or(DecodeError::MissingField)?,
+            pending_prekey: pending.map(Box::new),
+            base_key: base_key.ok_or(DecodeError::MissingField)?,
+            spqr,
         },
-        receivers,
-        previous_counter: previous_counter.ok_or(DecodeError::MissingField)?,
-        pending_prekey: pending.map(Box::new),
-        base_key: base_key.ok_or(DecodeError::MissingField)?,
-        spqr,
+        keys,
     })
 }
 
-fn decode_chain(bytes: &[u8]) -> Result<ReceiverChain, DecodeError> {
+fn decode_chain(bytes: &[u8]) -> Result<(ReceiverChain, SkippedKeys), DecodeError> {
     let mut r = Reader::new(bytes);
     let (mut rk, mut ck, mut idx) = (None, None, None);
     let mut skipped =
-        VecDeque::with_capacity(count_fields(bytes, 4).min(MAX_SKIPPED_KEYS_PER_CHAIN));
+        SkippedKeys::with_capacity(count_fields(bytes, 4).min(MAX_SKIPPED_KEYS_PER_CHAIN));
     while let Some((n, v)) = r.field()? {
         match n {
             1 => rk = Some(PublicKey::deserialize(v.as_bytes()?)?),
@@ -388,33 +675,31 @@ fn decode_chain(bytes: &[u8]) -> Result<ReceiverChain, DecodeError> {
                 while let Some((n, v)) = s.field()? {
                     match n {
                         1 => counter = Some(v.as_u32()?),
-                        2 => seed = Some(MessageSeed::from_bytes(key32(v.as_bytes()?)?)),
+                        2 => seed = Some(Zeroizing::new(key32(v.as_bytes()?)?)),
                         _ => return Err(DecodeError::Malformed),
                     }
                 }
-                skipped.push_back((
-                    counter.ok_or(DecodeError::MissingField)?,
-                    seed.ok_or(DecodeError::MissingField)?,
-                ));
+                let counter = counter.ok_or(DecodeError::MissingField)?;
+                let seed = seed.ok_or(DecodeError::MissingField)?;
+                // Skipped counters are strictly increasing: what the ratchet writes, and
+                // what its lookups assume.
+                if !skipped.push(counter, &seed) {
+                    return Err(DecodeError::Malformed);
+                }
             }
             _ => return Err(DecodeError::Malformed),
         }
     }
     let index = idx.ok_or(DecodeError::MissingField)?;
-    // Skipped counters are strictly increasing and behind the chain: what the ratchet
-    // writes, and what its lookups assume.
-    let mut prev = None;
-    for (c, _) in &skipped {
-        if *c >= index || prev.is_some_and(|p| p >= *c) {
-            return Err(DecodeError::Malformed);
-        }
-        prev = Some(*c);
+    // ... and behind the chain.
+    if skipped.last().is_some_and(|c| c >= index) {
+        return Err(DecodeError::Malformed);
     }
-    Ok(ReceiverChain {
-        ratchet_key: rk.ok_or(DecodeError::MissingField)?,
-        chain_key: ChainKey::new(ck.ok_or(DecodeError::MissingField)?, index),
-        skipped,
-    })
+    let chain = ReceiverChain::new(
+        rk.ok_or(DecodeError::MissingField)?,
+        ChainKey::new(ck.ok_or(DecodeError::MissingField)?, index),
+    );
+    Ok((chain, skipped))
 }
 
 fn decode_pending(bytes: &[u8]) -> Result<PendingPreKey, DecodeError> {
@@ -433,7 +718,7 @@ fn decode_pending(bytes: &[u8]) -> Result<PendingPreKey, DecodeError> {
         }
     }
     let kyber = match (kid, kct) {
-        (Some(id), Some(ct)) => Some((id, ct)),
+        (Some(id), Some(ct)) => Some((id, Box::new(ct))),
         (None, None) => None,
         _ => return Err(DecodeError::MissingField),
     };

@@ -68,6 +68,7 @@ impl SignalMessage {
     /// `version ‖ protobuf` as [`SignalMessage::new`] writes it, for this message's
     /// fields, followed by the message's own MAC: the canonical form of the message
     /// (for the fuzz hooks' round trips).
+    #[cfg(feature = "fuzzing-hooks")]
     pub(crate) fn reencode(&self) -> Vec<u8> {
         let mut out = encode_body(
             self.version,
@@ -296,6 +297,7 @@ impl PreKeySignalMessage {
 
     /// The message as [`PreKeySignalMessage::new`] writes it for these fields (the inner
     /// SignalMessage kept byte for byte): the canonical form, for the fuzz hooks.
+    #[cfg(feature = "fuzzing-hooks")]
     pub(crate) fn reencode(&self) -> Vec<u8> {
         PreKeySignalMessage::new(PreKeyParts {
             registration_id: self.registration_id,
@@ -414,7 +416,7 @@ pub enum CiphertextMessageType {
     PreKey = 3,
 }
 
-/// What [`encrypt`](crate::encrypt) returns.
+/// What [`Device::encrypt`](crate::Device::encrypt) returns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CiphertextMessage {

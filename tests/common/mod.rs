@@ -1,12 +1,17 @@
-//! Shared helpers for the integration tests: parties with in-memory stores.
+//! Shared helpers for the integration tests: devices with in-memory stores, and a
+//! snapshot of every record a store holds.
 #![allow(dead_code)]
 
-use missive::crypto::KemKeyType;
-use missive::store::memory::InMemSignalProtocolStore;
-use missive::store::{IdentityKeyStore, KyberPreKeyStore, PreKeyStore, SignedPreKeyStore};
+use std::borrow::Cow;
+
+use missive::crypto::PublicKey;
+use missive::store::memory::{BundleSpec, InMemSignalProtocolStore};
+use missive::store::{Direction, ProtocolStore};
 use missive::*;
 use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+use rand_core::{Rng, SeedableRng};
+
+pub type Dev = Device<InMemSignalProtocolStore>;
 
 pub const NOW: Timestamp = Timestamp::from_millis(1_750_000_000_000);
 
@@ -14,205 +19,260 @@ pub fn rng(seed: u64) -> ChaCha20Rng {
     ChaCha20Rng::seed_from_u64(seed)
 }
 
-pub struct Party {
-    pub address: ProtocolAddress,
-    pub store: InMemSignalProtocolStore,
-    pub next_id: u32,
+/// A device with a fresh identity and the default [`Config`] (v4 only).
+pub fn device(name: &str, device_id: u32, rng: &mut ChaCha20Rng) -> Dev {
+    device_with(name, device_id, Config::default(), rng)
 }
 
-impl Party {
-    pub fn new(name: &str, device: u32, rng: &mut ChaCha20Rng) -> Self {
-        let identity = IdentityKeyPair::generate(rng);
-        let reg = 1 + (rng_u32(rng) % 16380);
-        Party {
-            address: ProtocolAddress::new(name, device),
-            store: InMemSignalProtocolStore::new(identity, reg),
-            next_id: 1,
-        }
-    }
+/// A device that also accepts v3 (X3DH) prekey messages from legacy peers.
+pub fn legacy_device(name: &str, device_id: u32, rng: &mut ChaCha20Rng) -> Dev {
+    device_with(
+        name,
+        device_id,
+        Config::default().accept_legacy_x3dh(true),
+        rng,
+    )
+}
 
-    pub fn identity(&self) -> IdentityKeyPair {
-        self.store.identity_store.identity_key_pair().unwrap()
-    }
+pub fn device_with(name: &str, device_id: u32, config: Config, rng: &mut ChaCha20Rng) -> Dev {
+    let identity = IdentityKeyPair::generate(rng);
+    let registration_id = 1 + (rng.next_u32() % 16380);
+    Device::with_config(
+        ProtocolAddress::new(name, device_id),
+        InMemSignalProtocolStore::new(identity, registration_id),
+        config,
+    )
+}
 
-    /// Publishes a fresh bundle: v4 (with Kyber) unless `v3`.
-    pub fn bundle(&mut self, one_time: bool, v3: bool, rng: &mut ChaCha20Rng) -> PreKeyBundle {
-        let id = self.next_id;
-        self.next_id += 1;
-        let identity = self.identity();
-        let spk = SignedPreKeyRecord::generate(SignedPreKeyId(id), NOW.as_millis(), &identity, rng);
-        self.store
-            .signed_pre_key_store
-            .save_signed_pre_key(&spk)
-            .unwrap();
-        let pre_key = if one_time {
-            let pk = PreKeyRecord::generate(PreKeyId(id), rng);
-            self.store.pre_key_store.save_pre_key(&pk).unwrap();
-            Some((pk.id(), *pk.public_key()))
-        } else {
-            None
-        };
-        let kyber = if v3 {
-            None
-        } else {
-            let k = KyberPreKeyRecord::generate(
-                KemKeyType::Kyber1024,
-                KyberPreKeyId(id),
-                NOW.as_millis(),
-                false,
-                &identity,
-                rng,
-            );
-            self.store
-                .kyber_pre_key_store
-                .save_kyber_pre_key(&k)
-                .unwrap();
-            Some((k.id(), k.public_key().clone(), k.signature().to_vec()))
-        };
-        PreKeyBundle::new(
-            self.store.identity_store.local_registration_id().unwrap(),
-            self.address.device_id(),
-            pre_key,
-            spk.id(),
-            *spk.public_key(),
-            spk.signature().to_vec(),
-            *identity.identity_key(),
-            kyber,
-        )
-    }
+/// The identity key pair of `dev`.
+pub fn identity(dev: &Dev) -> IdentityKeyPair {
+    dev.store().identity_key_pair().unwrap().clone()
+}
 
-    pub fn start_session(
-        &mut self,
-        bundle: &PreKeyBundle,
-        remote: &ProtocolAddress,
-        rng: &mut ChaCha20Rng,
-    ) {
-        let start = if bundle.kyber_pre_key().is_some() {
-            process_prekey_bundle
-        } else {
-            process_legacy_prekey_bundle
-        };
-        start(
-            bundle,
-            remote,
-            &mut self.store.session_store,
-            &mut self.store.identity_store,
-            NOW,
-            rng,
-        )
-        .unwrap();
-    }
-
-    pub fn encrypt(
-        &mut self,
-        remote: &ProtocolAddress,
-        pt: &[u8],
-        rng: &mut ChaCha20Rng,
-    ) -> CiphertextMessage {
-        encrypt(
-            pt,
-            remote,
-            &self.address,
-            &mut self.store.session_store,
-            &mut self.store.identity_store,
-            NOW,
-            rng,
-        )
+/// The first signed prekey id `dev` has not used: bundles get ids 1, 2, 3, … in turn
+/// (signed prekeys are never deleted by the protocol).
+pub fn next_bundle_id(dev: &Dev) -> u32 {
+    (1..)
+        .find(|&id| {
+            dev.store()
+                .signed_pre_key_store
+                .signed_pre_key(SignedPreKeyId(id))
+                .is_none()
+        })
         .unwrap()
-    }
-
-    pub fn decrypt(
-        &mut self,
-        remote: &ProtocolAddress,
-        msg: &CiphertextMessage,
-        rng: &mut ChaCha20Rng,
-    ) -> Result<Vec<u8>, Error> {
-        self.decrypt_bytes(remote, msg.message_type(), msg.serialize(), rng)
-    }
-
-    pub fn decrypt_bytes(
-        &mut self,
-        remote: &ProtocolAddress,
-        kind: CiphertextMessageType,
-        bytes: &[u8],
-        rng: &mut ChaCha20Rng,
-    ) -> Result<Vec<u8>, Error> {
-        match kind {
-            CiphertextMessageType::PreKey => {
-                let m = PreKeySignalMessage::deserialize(bytes)?;
-                if m.message_version() == 3 {
-                    return decrypt_legacy_prekey_message(
-                        &m,
-                        remote,
-                        &self.address,
-                        &mut self.store.session_store,
-                        &mut self.store.identity_store,
-                        &mut self.store.pre_key_store,
-                        &self.store.signed_pre_key_store,
-                        rng,
-                    );
-                }
-                decrypt_prekey_message(
-                    &m,
-                    remote,
-                    &self.address,
-                    &mut self.store.session_store,
-                    &mut self.store.identity_store,
-                    &mut self.store.pre_key_store,
-                    &self.store.signed_pre_key_store,
-                    &mut self.store.kyber_pre_key_store,
-                    rng,
-                )
-            }
-            _ => {
-                let m = SignalMessage::deserialize(bytes)?;
-                decrypt_signal_message(
-                    &m,
-                    remote,
-                    &self.address,
-                    &mut self.store.session_store,
-                    &mut self.store.identity_store,
-                    rng,
-                )
-            }
-        }
-    }
-
-    pub fn record_bytes(&self, remote: &ProtocolAddress) -> Option<Vec<u8>> {
-        use missive::store::SessionStore;
-        self.store
-            .session_store
-            .load_session(remote)
-            .unwrap()
-            .map(|r| r.serialize().to_vec())
-    }
 }
 
-fn rng_u32(rng: &mut ChaCha20Rng) -> u32 {
-    use rand_core::Rng;
-    rng.next_u32()
+/// Publishes a fresh bundle for `dev`: v4 (with a one-time Kyber prekey) unless `v3`,
+/// with a one-time EC prekey if `one_time`.
+pub fn publish(dev: &mut Dev, one_time: bool, v3: bool, rng: &mut ChaCha20Rng) -> PreKeyBundle {
+    let mut spec = BundleSpec::new(next_bundle_id(dev));
+    if one_time {
+        spec = spec.with_one_time_pre_key();
+    }
+    if v3 {
+        spec = spec.without_kyber_pre_key();
+    }
+    let device_id = dev.address().device_id();
+    dev.store_mut().generate_bundle(&spec, device_id, NOW, rng)
 }
 
-/// Everything a party stores that a failed call must leave untouched.
+/// Starts a session with `remote` from `bundle`: PQXDH for a bundle with a Kyber prekey,
+/// X3DH (the legacy entry point) for one without.
+pub fn start_session(
+    dev: &mut Dev,
+    bundle: &PreKeyBundle,
+    remote: &ProtocolAddress,
+    rng: &mut ChaCha20Rng,
+) -> IdentityChange {
+    if bundle.kyber_pre_key().is_some() {
+        dev.process_prekey_bundle(remote, bundle, NOW, rng)
+    } else {
+        dev.process_legacy_prekey_bundle(remote, bundle, NOW, rng)
+    }
+    .unwrap()
+}
+
+/// `b` publishes a bundle (see [`publish`]) and `a` starts a session from it.
+pub fn establish(a: &mut Dev, b: &mut Dev, one_time: bool, v3: bool, rng: &mut ChaCha20Rng) {
+    let bundle = publish(b, one_time, v3, rng);
+    let remote = b.address().clone();
+    start_session(a, &bundle, &remote, rng);
+}
+
+/// Encrypts at [`NOW`]; must succeed.
+pub fn send(
+    dev: &mut Dev,
+    remote: &ProtocolAddress,
+    plaintext: &[u8],
+    rng: &mut ChaCha20Rng,
+) -> CiphertextMessage {
+    dev.encrypt(remote, plaintext, NOW, rng).unwrap()
+}
+
+/// Decrypts a message as it came off the wire; the plaintext.
+pub fn recv<S: ProtocolStore>(
+    dev: &mut Device<S>,
+    remote: &ProtocolAddress,
+    msg: &CiphertextMessage,
+    rng: &mut ChaCha20Rng,
+) -> Result<Vec<u8>, Error> {
+    recv_bytes(dev, remote, msg.message_type(), msg.serialize(), rng)
+}
+
+/// Decrypts `bytes` of the given kind; the plaintext.
+pub fn recv_bytes<S: ProtocolStore>(
+    dev: &mut Device<S>,
+    remote: &ProtocolAddress,
+    kind: CiphertextMessageType,
+    bytes: &[u8],
+    rng: &mut ChaCha20Rng,
+) -> Result<Vec<u8>, Error> {
+    dev.decrypt(remote, kind, bytes, rng).map(|d| d.plaintext)
+}
+
+/// The serialized session record `dev` holds for `remote`.
+pub fn record_bytes(dev: &Dev, remote: &ProtocolAddress) -> Option<Vec<u8>> {
+    dev.store()
+        .session_store
+        .session(remote)
+        .map(|r| r.serialize().to_vec())
+}
+
+/// Every record a store holds, serialized, in a stable order: what a failed call must
+/// leave byte-identical. (`peers` is kept for the call sites: every identity is listed.)
 #[derive(Debug, PartialEq, Eq)]
 pub struct Snapshot {
-    pub sessions: Vec<Option<Vec<u8>>>,
-    pub pre_keys: usize,
-    pub kyber_pre_keys: usize,
-    pub identities: Vec<Option<IdentityKey>>,
+    pub local_identity: Vec<u8>,
+    pub registration_id: u32,
+    pub identities: Vec<(ProtocolAddress, [u8; 33])>,
+    pub sessions: Vec<(ProtocolAddress, Vec<u8>)>,
+    pub pre_keys: Vec<Vec<u8>>,
+    pub signed_pre_keys: Vec<Vec<u8>>,
+    pub kyber_pre_keys: Vec<Vec<u8>>,
+    pub kyber_used_triples: usize,
+    pub sender_keys: Vec<(ProtocolAddress, DistributionId, Vec<u8>)>,
+    /// The store's own whole snapshot (it also covers the remembered Kyber triples).
+    pub all: Vec<(&'static str, Vec<u8>)>,
 }
 
-impl Party {
-    pub fn snapshot(&self, peers: &[&ProtocolAddress]) -> Snapshot {
-        Snapshot {
-            sessions: peers.iter().map(|p| self.record_bytes(p)).collect(),
-            pre_keys: self.store.pre_key_store.len(),
-            kyber_pre_keys: self.store.kyber_pre_key_store.len(),
-            identities: peers
-                .iter()
-                .map(|p| self.store.identity_store.identity(p).unwrap())
-                .collect(),
+/// See [`Snapshot`].
+pub fn snapshot(dev: &Dev, _peers: &[&ProtocolAddress]) -> Snapshot {
+    let s = dev.store();
+    Snapshot {
+        local_identity: s.identity_key_pair().unwrap().serialize().to_vec(),
+        registration_id: s.local_registration_id().unwrap(),
+        identities: s
+            .identity_store
+            .identities()
+            .map(|(a, k)| (a.clone(), k.serialize()))
+            .collect(),
+        sessions: s
+            .session_store
+            .addresses()
+            .map(|a| {
+                let bytes = s.session_store.session(a).unwrap().serialize().to_vec();
+                (a.clone(), bytes)
+            })
+            .collect(),
+        pre_keys: s
+            .pre_key_store
+            .iter()
+            .map(|r| r.serialize().to_vec())
+            .collect(),
+        signed_pre_keys: s
+            .signed_pre_key_store
+            .iter()
+            .map(|r| r.serialize().to_vec())
+            .collect(),
+        kyber_pre_keys: s
+            .kyber_pre_key_store
+            .iter()
+            .map(|r| r.serialize().to_vec())
+            .collect(),
+        kyber_used_triples: s.kyber_pre_key_store.used_triples(),
+        sender_keys: s
+            .sender_key_store
+            .iter()
+            .map(|(a, d, r)| (a.clone(), d, r.serialize().to_vec()))
+            .collect(),
+        all: s.snapshot(),
+    }
+}
+
+/// A store that reads through to another and keeps the change set it is given instead of
+/// committing it: to commit that set later, to a store that has changed meanwhile.
+pub struct Capture<'a> {
+    pub inner: &'a InMemSignalProtocolStore,
+    pub changes: Option<ChangeSet>,
+}
+
+impl<'a> Capture<'a> {
+    pub fn new(inner: &'a InMemSignalProtocolStore) -> Self {
+        Capture {
+            inner,
+            changes: None,
         }
+    }
+}
+
+impl ProtocolStore for Capture<'_> {
+    fn identity_key_pair(&self) -> Result<&IdentityKeyPair, StoreError> {
+        self.inner.identity_key_pair()
+    }
+    fn local_registration_id(&self) -> Result<u32, StoreError> {
+        self.inner.local_registration_id()
+    }
+    fn identity(&self, address: &ProtocolAddress) -> Result<Option<IdentityKey>, StoreError> {
+        ProtocolStore::identity(self.inner, address)
+    }
+    fn is_trusted_identity(
+        &self,
+        address: &ProtocolAddress,
+        identity: &IdentityKey,
+        direction: Direction,
+    ) -> Result<bool, StoreError> {
+        self.inner.is_trusted_identity(address, identity, direction)
+    }
+    fn session(
+        &self,
+        address: &ProtocolAddress,
+    ) -> Result<Option<Cow<'_, SessionRecord>>, StoreError> {
+        ProtocolStore::session(self.inner, address)
+    }
+    fn pre_key(&self, id: PreKeyId) -> Result<Option<Cow<'_, PreKeyRecord>>, StoreError> {
+        ProtocolStore::pre_key(self.inner, id)
+    }
+    fn signed_pre_key(
+        &self,
+        id: SignedPreKeyId,
+    ) -> Result<Option<Cow<'_, SignedPreKeyRecord>>, StoreError> {
+        ProtocolStore::signed_pre_key(self.inner, id)
+    }
+    fn kyber_pre_key(
+        &self,
+        id: KyberPreKeyId,
+    ) -> Result<Option<Cow<'_, KyberPreKeyRecord>>, StoreError> {
+        ProtocolStore::kyber_pre_key(self.inner, id)
+    }
+    fn kyber_pre_key_used(
+        &self,
+        id: KyberPreKeyId,
+        signed_pre_key_id: SignedPreKeyId,
+        base_key: &PublicKey,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .kyber_pre_key_used(id, signed_pre_key_id, base_key)
+    }
+    fn sender_key(
+        &self,
+        sender: &ProtocolAddress,
+        distribution_id: DistributionId,
+    ) -> Result<Option<Cow<'_, SenderKeyRecord>>, StoreError> {
+        ProtocolStore::sender_key(self.inner, sender, distribution_id)
+    }
+    fn commit(&mut self, changes: ChangeSet) -> Result<(), StoreError> {
+        assert!(self.changes.replace(changes).is_none());
+        Ok(())
     }
 }
 

@@ -2,11 +2,8 @@
 //! shape runs in both directions against both peers.
 #![allow(dead_code)]
 
-use missive::crypto::{KemKeyType, KemPublicKey, PublicKey};
-use missive::store::memory::InMemSignalProtocolStore;
-use missive::store::{
-    IdentityKeyStore, KyberPreKeyStore, PreKeyStore, SessionStore, SignedPreKeyStore,
-};
+use missive::crypto::{KemPublicKey, PublicKey};
+use missive::store::memory::{BundleSpec, InMemSignalProtocolStore};
 use missive::*;
 use missive_interop::{Bundle, CiphertextMessage as Wire, Peer, PeerError};
 use rand_chacha::ChaCha20Rng;
@@ -29,171 +26,181 @@ pub trait Endpoint {
     fn decrypt(&mut self, msg: &Wire) -> Result<Vec<u8>, String>;
 }
 
+/// A missive device with a seeded RNG, talking to one remote device (`remote`), as an
+/// app would drive it: every operation is a [`Device`] method.
 pub struct MissiveParty {
-    pub address: ProtocolAddress,
+    pub device: Device<InMemSignalProtocolStore>,
     pub remote: ProtocolAddress,
-    pub store: InMemSignalProtocolStore,
     pub rng: ChaCha20Rng,
     next_id: u32,
 }
 
 impl MissiveParty {
+    /// A v4 device (the default [`Config`]: v3 prekey messages refused, as
+    /// libsignal-client does).
     pub fn new(name: &str, device: u32, remote_name: &str, remote_device: u32, seed: u64) -> Self {
+        Self::with_config(
+            name,
+            device,
+            remote_name,
+            remote_device,
+            seed,
+            Config::default(),
+        )
+    }
+
+    /// A device that also accepts v3 (X3DH) prekey messages, for libsignal-node.
+    pub fn legacy(
+        name: &str,
+        device: u32,
+        remote_name: &str,
+        remote_device: u32,
+        seed: u64,
+    ) -> Self {
+        let config = Config::default().accept_legacy_x3dh(true);
+        Self::with_config(name, device, remote_name, remote_device, seed, config)
+    }
+
+    pub fn with_config(
+        name: &str,
+        device: u32,
+        remote_name: &str,
+        remote_device: u32,
+        seed: u64,
+        config: Config,
+    ) -> Self {
         let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let identity = IdentityKeyPair::generate(&mut rng);
+        let store =
+            InMemSignalProtocolStore::new(IdentityKeyPair::generate(&mut rng), 4242 + device);
         MissiveParty {
-            address: ProtocolAddress::new(name, device),
+            device: Device::with_config(ProtocolAddress::new(name, device), store, config),
             remote: ProtocolAddress::new(remote_name, remote_device),
-            store: InMemSignalProtocolStore::new(identity, 4242 + device),
             rng,
             next_id: 100,
         }
+    }
+
+    pub fn address(&self) -> &ProtocolAddress {
+        self.device.address()
+    }
+
+    pub fn store(&self) -> &InMemSignalProtocolStore {
+        self.device.store()
+    }
+
+    /// Our identity key.
+    pub fn identity_key(&self) -> IdentityKey {
+        *self.store().identity_key_pair().unwrap().identity_key()
+    }
+
+    /// The identity stored for the remote.
+    pub fn stored_identity(&self) -> Option<IdentityKey> {
+        self.store().identity_store.identity(&self.remote).copied()
     }
 
     /// A fresh bundle in the peer harness's form (`v3`: no Kyber prekey).
     pub fn bundle(&mut self, one_time: bool, v3: bool) -> Bundle {
         let id = self.next_id;
         self.next_id += 1;
-        let identity = self.store.identity_store.identity_key_pair().unwrap();
-        let spk =
-            SignedPreKeyRecord::generate(SignedPreKeyId(id), NOW_MS, &identity, &mut self.rng);
-        self.store
-            .signed_pre_key_store
-            .save_signed_pre_key(&spk)
-            .unwrap();
-        let prekey = one_time.then(|| {
-            let pk = PreKeyRecord::generate(PreKeyId(id), &mut self.rng);
-            self.store.pre_key_store.save_pre_key(&pk).unwrap();
-            (id, pk.public_key().serialize().to_vec())
-        });
-        let kyber = (!v3).then(|| {
-            let k = KyberPreKeyRecord::generate(
-                KemKeyType::Kyber1024,
-                KyberPreKeyId(id),
-                NOW_MS,
-                false,
-                &identity,
-                &mut self.rng,
-            );
-            self.store
-                .kyber_pre_key_store
-                .save_kyber_pre_key(&k)
-                .unwrap();
-            (
-                id,
-                k.public_key().serialize().to_vec(),
-                k.signature().to_vec(),
-            )
-        });
-        Bundle {
-            registration_id: self.store.identity_store.local_registration_id().unwrap(),
-            device_id: self.address.device_id(),
-            prekey,
-            signed_prekey_id: id,
-            signed_prekey: spk.public_key().serialize().to_vec(),
-            signed_prekey_signature: spk.signature().to_vec(),
-            identity_key: identity.identity_key().serialize().to_vec(),
-            kyber_prekey_id: kyber.as_ref().map(|k| k.0),
-            kyber_prekey: kyber.as_ref().map(|k| k.1.clone()),
-            kyber_prekey_signature: kyber.as_ref().map(|k| k.2.clone()),
+        let mut spec = BundleSpec::new(id);
+        if one_time {
+            spec = spec.with_one_time_pre_key();
         }
+        if v3 {
+            spec = spec.without_kyber_pre_key();
+        }
+        let device_id = self.address().device_id();
+        let b = self
+            .device
+            .store_mut()
+            .generate_bundle(&spec, device_id, NOW, &mut self.rng);
+        to_wire_bundle(&b)
     }
 
-    pub fn process_bundle(&mut self, bundle: &Bundle) -> Result<(), Error> {
+    /// Starts a session from the remote's bundle: PQXDH, or X3DH for a bundle without a
+    /// Kyber prekey.
+    pub fn process_bundle(&mut self, bundle: &Bundle) -> Result<IdentityChange, Error> {
         let b = to_missive_bundle(bundle);
-        let start = if b.kyber_pre_key().is_some() {
-            process_prekey_bundle
+        if b.kyber_pre_key().is_some() {
+            self.device
+                .process_prekey_bundle(&self.remote, &b, NOW, &mut self.rng)
         } else {
-            process_legacy_prekey_bundle
-        };
-        start(
-            &b,
-            &self.remote,
-            &mut self.store.session_store,
-            &mut self.store.identity_store,
-            NOW,
-            &mut self.rng,
-        )
+            self.device
+                .process_legacy_prekey_bundle(&self.remote, &b, NOW, &mut self.rng)
+        }
     }
 
     pub fn try_encrypt(&mut self, plaintext: &[u8]) -> Result<Wire, Error> {
-        let m = encrypt(
-            plaintext,
-            &self.remote,
-            &self.address,
-            &mut self.store.session_store,
-            &mut self.store.identity_store,
-            NOW,
-            &mut self.rng,
-        )?;
-        Ok(Wire {
-            message_type: m.message_type() as u8,
-            body: m.serialize().to_vec(),
-        })
+        let m = self
+            .device
+            .encrypt(&self.remote, plaintext, NOW, &mut self.rng)?;
+        Ok(to_wire(&m))
+    }
+
+    /// Decrypts a message from the remote: the plaintext, the sender and what happened
+    /// to its stored identity.
+    pub fn receive(&mut self, msg: &Wire) -> Result<Decrypted, Error> {
+        self.device
+            .decrypt(&self.remote, wire_type(msg), &msg.body, &mut self.rng)
     }
 
     pub fn try_decrypt(&mut self, msg: &Wire) -> Result<Vec<u8>, Error> {
-        if msg.is_prekey() {
-            let m = PreKeySignalMessage::deserialize(&msg.body)?;
-            if m.message_version() == 3 {
-                return decrypt_legacy_prekey_message(
-                    &m,
-                    &self.remote,
-                    &self.address,
-                    &mut self.store.session_store,
-                    &mut self.store.identity_store,
-                    &mut self.store.pre_key_store,
-                    &self.store.signed_pre_key_store,
-                    &mut self.rng,
-                );
-            }
-            decrypt_prekey_message(
-                &m,
-                &self.remote,
-                &self.address,
-                &mut self.store.session_store,
-                &mut self.store.identity_store,
-                &mut self.store.pre_key_store,
-                &self.store.signed_pre_key_store,
-                &mut self.store.kyber_pre_key_store,
-                &mut self.rng,
-            )
-        } else {
-            let m = SignalMessage::deserialize(&msg.body)?;
-            decrypt_signal_message(
-                &m,
-                &self.remote,
-                &self.address,
-                &mut self.store.session_store,
-                &mut self.store.identity_store,
-                &mut self.rng,
-            )
-        }
+        self.receive(msg).map(|d| d.plaintext)
     }
 
     /// The serialized session record with the remote (for byte-identical checks).
     pub fn record(&self) -> Option<Vec<u8>> {
-        self.store
-            .session_store
-            .load_session(&self.remote)
-            .unwrap()
-            .map(|r| r.serialize().to_vec())
+        self.session().map(|r| r.serialize().to_vec())
     }
 
     pub fn session(&self) -> Option<SessionRecord> {
-        self.store.session_store.load_session(&self.remote).unwrap()
+        self.store().session_store.session(&self.remote).cloned()
     }
 }
 
 impl Endpoint for MissiveParty {
     fn name(&self) -> String {
-        format!("missive({})", self.address)
+        format!("missive({})", self.address())
     }
     fn encrypt(&mut self, plaintext: &[u8]) -> Wire {
         self.try_encrypt(plaintext).expect("missive encrypt")
     }
     fn decrypt(&mut self, msg: &Wire) -> Result<Vec<u8>, String> {
         self.try_decrypt(msg).map_err(|e| e.to_string())
+    }
+}
+
+/// What a missive 1:1 message looks like in the harness.
+pub fn to_wire(m: &CiphertextMessage) -> Wire {
+    Wire {
+        message_type: m.message_type() as u8,
+        body: m.serialize().to_vec(),
+    }
+}
+
+/// The type of a harness message, for [`Device::decrypt`].
+pub fn wire_type(m: &Wire) -> CiphertextMessageType {
+    if m.is_prekey() {
+        CiphertextMessageType::PreKey
+    } else {
+        CiphertextMessageType::Whisper
+    }
+}
+
+/// A missive bundle in the harness's form.
+pub fn to_wire_bundle(b: &PreKeyBundle) -> Bundle {
+    let kyber = b.kyber_pre_key();
+    Bundle {
+        registration_id: b.registration_id(),
+        device_id: b.device_id(),
+        prekey: b.pre_key().map(|(id, k)| (id.0, k.serialize().to_vec())),
+        signed_prekey_id: b.signed_pre_key_id().0,
+        signed_prekey: b.signed_pre_key().serialize().to_vec(),
+        signed_prekey_signature: b.signed_pre_key_signature().to_vec(),
+        identity_key: b.identity_key().serialize().to_vec(),
+        kyber_prekey_id: kyber.map(|(id, _, _)| id.0),
+        kyber_prekey: kyber.map(|(_, k, _)| k.serialize().to_vec()),
+        kyber_prekey_signature: kyber.map(|(_, _, s)| s.to_vec()),
     }
 }
 

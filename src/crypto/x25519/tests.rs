@@ -7,12 +7,12 @@ fn dh_agrees_and_rejects_zero() {
     let mut rng = ChaCha20Rng::seed_from_u64(1);
     let a = KeyPair::generate(&mut rng);
     let b = KeyPair::generate(&mut rng);
-    let ab = a.private_key.diffie_hellman(&b.public_key).unwrap();
-    let ba = b.private_key.diffie_hellman(&a.public_key).unwrap();
+    let ab = a.private_key().diffie_hellman(b.public_key()).unwrap();
+    let ba = b.private_key().diffie_hellman(a.public_key()).unwrap();
     assert_eq!(ab.as_bytes(), ba.as_bytes());
     let zero = PublicKey::from_u_bytes([0u8; 32]);
     assert_eq!(
-        a.private_key.diffie_hellman(&zero).unwrap_err(),
+        a.private_key().diffie_hellman(&zero).unwrap_err(),
         ProtocolError::NonContributory
     );
 }
@@ -21,8 +21,8 @@ fn dh_agrees_and_rejects_zero() {
 fn serialization_is_strict() {
     let mut rng = ChaCha20Rng::seed_from_u64(2);
     let a = KeyPair::generate(&mut rng);
-    let s = a.public_key.serialize();
-    assert_eq!(PublicKey::deserialize(&s).unwrap(), a.public_key);
+    let s = a.public_key().serialize();
+    assert_eq!(PublicKey::deserialize(&s).unwrap(), *a.public_key());
     assert_eq!(
         PublicKey::deserialize(&s[..32]),
         Err(DecodeError::BadLength)
@@ -37,7 +37,7 @@ fn serialization_is_strict() {
 fn canonical_check() {
     let mut rng = ChaCha20Rng::seed_from_u64(3);
     for _ in 0..20 {
-        assert!(KeyPair::generate(&mut rng).public_key.is_canonical());
+        assert!(KeyPair::generate(&mut rng).public_key().is_canonical());
     }
     // u = p is not canonical.
     let mut p = [0xffu8; 32];

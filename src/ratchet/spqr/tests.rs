@@ -373,8 +373,8 @@ fn failed_recv_leaves_state_unchanged() {
 fn send_stops_at_u32_max() {
     let (a, _) = pair();
     let mut raw = bytes(&a);
-    // send index is at offset 1 + 1 + 32.
-    raw[34..38].copy_from_slice(&(u32::MAX - 1).to_be_bytes());
+    // send index is at offset 1 + 1 + 32 + 32.
+    raw[66..70].copy_from_slice(&(u32::MAX - 1).to_be_bytes());
     let mut a = SpqrState::deserialize(&raw).unwrap();
     let (f, _) = a.send().unwrap();
     assert_eq!(parse(&f).unwrap().index, u32::MAX);
@@ -393,7 +393,7 @@ fn serialize_round_trip_with_skipped_keys() {
     b.recv(&sent[39].0).unwrap();
     b.recv(&sent[3].0).unwrap();
     let raw = bytes(&b);
-    assert_eq!(raw.len(), 108 + 38 * 36);
+    assert_eq!(raw.len(), 140 + 38 * 36);
     let mut c = SpqrState::deserialize(&raw).unwrap();
     assert_eq!(bytes(&c), raw);
     assert_eq!(c.role(), Role::Responder);
@@ -406,19 +406,36 @@ fn serialize_round_trip_with_skipped_keys() {
     );
 }
 
+/// A state written before the auth key was kept (format 1: no auth key) still loads,
+/// keeps working, and is written back as it was read.
+#[test]
+fn format_1_states_still_load() {
+    let (mut a, mut b) = pair();
+    let sent = send_n(&mut a, 5);
+    b.recv(&sent[2].0).unwrap(); // skipped: 1, 2
+    let v2 = bytes(&b);
+    assert_eq!(v2[0], 2);
+    let v1: Vec<u8> = [&[1u8, v2[1]][..], &v2[34..]].concat();
+    let mut old = SpqrState::deserialize(&v1).unwrap();
+    assert_eq!(bytes(&old), v1, "written back in format 1");
+    assert_eq!(old.recv(&sent[4].0).unwrap().as_bytes(), &sent[4].1);
+    assert_eq!(old.recv(&sent[0].0).unwrap().as_bytes(), &sent[0].1);
+    assert_eq!(bytes(&old)[0], 1);
+}
+
 #[test]
 fn deserialize_is_strict() {
     let (mut a, mut b) = pair();
     let sent = send_n(&mut a, 5);
     b.recv(&sent[4].0).unwrap(); // skipped: 1, 2, 3, 4
     let good = bytes(&b);
-    let skipped_at = 108;
+    let skipped_at = 140;
 
     let mut cases: Vec<(&str, Vec<u8>)> = Vec::new();
     cases.push(("trailing byte", [&good[..], &[0]].concat()));
     let mut v = good.clone();
-    v[0] = 2;
-    cases.push(("format 2", v));
+    v[0] = 3;
+    cases.push(("format 3", v));
     let mut v = good.clone();
     v[1] = 2;
     cases.push(("role 2", v));
@@ -433,7 +450,7 @@ fn deserialize_is_strict() {
     v[last..last + 4].copy_from_slice(&5u32.to_be_bytes()); // == recv index
     cases.push(("not below newest", v));
     let mut v = good.clone();
-    v[106..108].copy_from_slice(&(MAX_SKIPPED_DISTANCE as u16 + 1).to_be_bytes());
+    v[138..140].copy_from_slice(&(MAX_SKIPPED_DISTANCE as u16 + 1).to_be_bytes());
     cases.push(("count over bound", v));
     for (name, v) in &cases {
         assert!(SpqrState::deserialize(v).is_err(), "{name}");
@@ -453,7 +470,7 @@ fn deserialize_rejects_key_outside_window() {
     let mut raw = bytes(&b);
     assert!(SpqrState::deserialize(&raw).is_ok());
     // Claim newest = d + 2: index 1 is then outside the window.
-    raw[70..74].copy_from_slice(&(d + 2).to_be_bytes());
+    raw[102..106].copy_from_slice(&(d + 2).to_be_bytes());
     assert_eq!(
         SpqrState::deserialize(&raw).err(),
         Some(DecodeError::Malformed)
@@ -561,13 +578,13 @@ mod vectors {
             let missive_id = h(&s["missive_identity"]);
             let peer_id = h(&s["peer_identity"]);
             let mut state = SpqrState::new(&auth, role);
-            assert_eq!(state.next_root, h32(&s["chain_start"]["next_root"]));
+            assert_eq!(state.head.next_root, h32(&s["chain_start"]["next_root"]));
             let (ours, theirs) = match role {
                 Role::Initiator => ("a_to_b", "b_to_a"),
                 Role::Responder => ("b_to_a", "a_to_b"),
             };
-            assert_eq!(state.send.key, h32(&s["chain_start"][ours]));
-            assert_eq!(state.recv.key, h32(&s["chain_start"][theirs]));
+            assert_eq!(state.head.send.key, h32(&s["chain_start"][ours]));
+            assert_eq!(state.head.recv.key, h32(&s["chain_start"][theirs]));
 
             let events = s["events"].as_array().unwrap();
             // What missive sent, in sending order (= index order): fields must match byte for byte.

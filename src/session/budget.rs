@@ -1,0 +1,82 @@
+//! The work one incoming message may cause, across every session it is tried on.
+//!
+//! Trial decryption tries a message on the current session and then on archived ones.
+//! Each attempt may need a DH step and long walks along a Double Ratchet chain and the
+//! SPQR chain before the MAC can be checked, and a forged message is only known to be
+//! forged after that. A per-session bound (25,000 steps each) is therefore not a bound
+//! on the message: with 41 sessions one forgery would cost 41 of them. Instead every
+//! message gets one [`Budget`]; each attempt is planned from the header first
+//! ([`DecryptPlan`](super::state::DecryptPlan)), charged its cost, and skipped if the
+//! budget cannot pay for it.
+//!
+//! Units: one unit is one HMAC-SHA256 of a 32-byte key over a short input, half a Double
+//! Ratchet chain step. The weights below are the ratios measured on x86_64, rounded up
+//! (`cargo bench --features hazmat --bench budget`; docs/PERFORMANCE.md): an SPQR step
+//! costs 1.5 Double Ratchet steps, a DH step (X25519 and the root-key HKDF) about 110.
+
+use crate::error::ProtocolError;
+use crate::ratchet::chain::MAX_FORWARD_JUMP;
+use crate::ratchet::spqr::MAX_FORWARD_JUMP as SPQR_MAX_FORWARD_JUMP;
+
+/// One Double Ratchet chain step (two HMACs: the seed and the next chain key).
+pub const DR_STEP_COST: u64 = 2;
+/// One SPQR chain step (an HKDF-SHA256 extract and a 64-byte expand).
+pub const SPQR_STEP_COST: u64 = 4;
+/// One X25519 Diffie-Hellman with its root-key HKDF.
+pub const DH_STEP_COST: u64 = 256;
+
+/// The most one honest message can cost on the session it belongs to: a DH step, a
+/// jump of [`MAX_FORWARD_JUMP`] on a new chain, and the longest SPQR jump.
+pub const MAX_SESSION_COST: u64 = DH_STEP_COST
+    + (MAX_FORWARD_JUMP as u64 + 1) * DR_STEP_COST
+    + SPQR_MAX_FORWARD_JUMP as u64 * SPQR_STEP_COST;
+
+/// The budget of one incoming message: the worst honest message on one session, plus a
+/// quarter for the attempts on the sessions it does not belong to (which are usually
+/// cheap: a DH step and a few chain steps, or a refusal from the header alone). A
+/// forged message therefore costs at most 1.25 times what it costs against a record
+/// with a single session, however many sessions the record archives.
+pub const MESSAGE_WORK_BUDGET: u64 = MAX_SESSION_COST + MAX_SESSION_COST / 4;
+
+// The budget always pays for the worst honest message on the session tried first, and a
+// forgery costs at most 1.5 times what it costs against a single session.
+const _: () = assert!(MESSAGE_WORK_BUDGET >= MAX_SESSION_COST);
+const _: () = assert!(2 * MESSAGE_WORK_BUDGET <= 3 * MAX_SESSION_COST);
+
+/// The work an attempt costs, in budget units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Cost(u64);
+
+impl Cost {
+    pub(crate) fn new(dh_steps: u32, dr_steps: u32, spqr_steps: u32) -> Self {
+        Cost(
+            u64::from(dh_steps) * DH_STEP_COST
+                + u64::from(dr_steps) * DR_STEP_COST
+                + u64::from(spqr_steps) * SPQR_STEP_COST,
+        )
+    }
+}
+
+/// What is left of one message's budget.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    remaining: u64,
+}
+
+impl Budget {
+    /// A fresh budget for one incoming message.
+    pub(crate) fn per_message() -> Self {
+        Budget {
+            remaining: MESSAGE_WORK_BUDGET,
+        }
+    }
+
+    /// Pays for an attempt, or refuses it (and pays nothing) if too little is left.
+    pub(crate) fn charge(&mut self, cost: Cost) -> Result<(), ProtocolError> {
+        if cost.0 > self.remaining {
+            return Err(ProtocolError::DecryptionFailed);
+        }
+        self.remaining -= cost.0;
+        Ok(())
+    }
+}

@@ -1,0 +1,287 @@
+//! The per-message work budget: what trial decryption attempts, counted.
+
+extern crate std;
+
+use std::vec::Vec;
+
+use rand_chacha::ChaCha20Rng;
+use rand_core::{Rng, SeedableRng};
+
+use super::state::STAGED;
+use crate::crypto::KeyPair;
+use crate::store::memory::{BundleSpec, InMemSignalProtocolStore};
+use crate::wire::proto::{put_bytes, put_uint};
+use crate::*;
+
+const NOW: Timestamp = Timestamp::from_millis(1_750_000_000_000);
+type Dev = Device<InMemSignalProtocolStore>;
+
+fn device(name: &str, reg: u32, rng: &mut ChaCha20Rng) -> Dev {
+    let store = InMemSignalProtocolStore::new(IdentityKeyPair::generate(rng), reg);
+    Device::new(ProtocolAddress::new(name, 1), store)
+}
+
+fn deliver(from: &mut Dev, to: &mut Dev, pt: &[u8], rng: &mut ChaCha20Rng) {
+    let m = from.encrypt(to.address(), pt, NOW, rng).unwrap();
+    to.decrypt(from.address(), m.message_type(), m.serialize(), rng)
+        .unwrap();
+}
+
+/// Alice and Bob after `sessions` sessions (Bob's record archives all but the last).
+fn lived(sessions: u32, rng: &mut ChaCha20Rng) -> (Dev, Dev) {
+    let mut alice = device("alice", 1, rng);
+    let mut bob = device("bob", 2, rng);
+    for id in 1..=sessions {
+        let b = bob
+            .store_mut()
+            .generate_bundle(&BundleSpec::new(id), 1, NOW, rng);
+        alice
+            .process_prekey_bundle(bob.address(), &b, NOW, rng)
+            .unwrap();
+        deliver(&mut alice, &mut bob, b"hello", rng);
+        deliver(&mut bob, &mut alice, b"hi", rng);
+    }
+    (alice, bob)
+}
+
+/// A v4 SignalMessage with valid framing, a fresh ratchet key and a random MAC.
+fn forged(counter: u32, spqr_index: u32, rng: &mut ChaCha20Rng) -> SignalMessage {
+    let ratchet = KeyPair::generate(rng);
+    let mut pq = std::vec![0x01, 0x01];
+    crate::wire::proto::put_varint(&mut pq, u64::from(spqr_index));
+    pq.push(0);
+    let mut body = std::vec![0u8; 48];
+    rng.fill_bytes(&mut body);
+    let mut m = std::vec![0x44];
+    put_bytes(&mut m, 1, &ratchet.public_key().serialize());
+    put_uint(&mut m, 2, u64::from(counter));
+    put_uint(&mut m, 3, 0);
+    put_bytes(&mut m, 4, &body);
+    put_bytes(&mut m, 5, &pq);
+    m.extend_from_slice(&[0xa5; 8]);
+    SignalMessage::deserialize(&m).unwrap()
+}
+
+fn attempts(f: impl FnOnce()) -> usize {
+    STAGED.with(|c| c.set(0));
+    f();
+    STAGED.with(|c| c.get())
+}
+
+/// A forgery at the largest jump is tried on one session, however many the record has;
+/// the record is unchanged.
+#[test]
+fn a_worst_case_forgery_is_tried_once() {
+    let mut rng = ChaCha20Rng::seed_from_u64(1);
+    let (alice, mut bob) = lived(41, &mut rng);
+    assert_eq!(
+        bob.store()
+            .session_store
+            .session(alice.address())
+            .unwrap()
+            .archived_count(),
+        40
+    );
+    let before = bob.store().snapshot();
+    let m = forged(24_999, 24_999, &mut rng);
+    let n = attempts(|| {
+        let r = bob.decrypt_signal_message(alice.address(), &m, &mut rng);
+        assert_eq!(r.unwrap_err(), ProtocolError::DecryptionFailed.into());
+    });
+    assert_eq!(n, 1, "one session's worth of work");
+    assert_eq!(bob.store().snapshot(), before);
+    // Against a single session it is tried once too: the same work.
+    let (alice1, mut bob1) = lived(1, &mut rng);
+    let n1 = attempts(|| {
+        assert!(
+            bob1.decrypt_signal_message(alice1.address(), &m, &mut rng)
+                .is_err()
+        );
+    });
+    assert_eq!(n1, 1);
+}
+
+/// A cheap forgery (a small counter) is tried on every session: the budget only cuts
+/// expensive trials.
+#[test]
+fn cheap_forgeries_are_tried_on_every_session() {
+    let mut rng = ChaCha20Rng::seed_from_u64(2);
+    let (alice, mut bob) = lived(41, &mut rng);
+    let m = forged(3, 3, &mut rng);
+    let n = attempts(|| {
+        assert!(
+            bob.decrypt_signal_message(alice.address(), &m, &mut rng)
+                .is_err()
+        );
+    });
+    assert_eq!(n, 41);
+    // Forward jumps over the limit are refused from the header: nothing is tried.
+    let m = forged(25_001, 3, &mut rng);
+    assert_eq!(
+        attempts(|| {
+            assert!(
+                bob.decrypt_signal_message(alice.address(), &m, &mut rng)
+                    .is_err()
+            );
+        }),
+        0
+    );
+    let m = forged(3, 25_100, &mut rng);
+    assert_eq!(
+        attempts(|| {
+            assert!(
+                bob.decrypt_signal_message(alice.address(), &m, &mut rng)
+                    .is_err()
+            );
+        }),
+        0
+    );
+}
+
+/// A genuine late message on the oldest archived session still decrypts: the budget
+/// pays for the other sessions' cheap trials first.
+#[test]
+fn a_late_message_on_the_oldest_session_decrypts() {
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+    let mut alice = device("alice", 1, &mut rng);
+    let mut bob = device("bob", 2, &mut rng);
+    let mut late = Vec::new();
+    for id in 1..=41 {
+        let b = bob
+            .store_mut()
+            .generate_bundle(&BundleSpec::new(id), 1, NOW, &mut rng);
+        alice
+            .process_prekey_bundle(bob.address(), &b, NOW, &mut rng)
+            .unwrap();
+        deliver(&mut alice, &mut bob, b"hello", &mut rng);
+        deliver(&mut bob, &mut alice, b"hi", &mut rng);
+        if id == 1 {
+            // On the first session: a new chain of Alice's, 100 messages lost, then one
+            // kept back and delivered after 40 more sessions.
+            for _ in 0..100 {
+                alice
+                    .encrypt(bob.address(), b"lost", NOW, &mut rng)
+                    .unwrap();
+            }
+            late.push(
+                alice
+                    .encrypt(bob.address(), b"late", NOW, &mut rng)
+                    .unwrap(),
+            );
+        }
+    }
+    let m = &late[0];
+    let got = bob
+        .decrypt(alice.address(), m.message_type(), m.serialize(), &mut rng)
+        .unwrap();
+    assert_eq!(got.plaintext, b"late");
+}
+
+/// A prekey message routed to an existing session by its base key obeys the identity
+/// rule too.
+mod prekey_identity {
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use crate::store::memory::{BundleSpec, InMemSignalProtocolStore};
+    use crate::*;
+
+    const NOW: Timestamp = Timestamp::from_millis(1_780_000_000_000);
+
+    fn device(name: &str, rng: &mut ChaCha20Rng) -> Device<InMemSignalProtocolStore> {
+        let store = InMemSignalProtocolStore::new(IdentityKeyPair::generate(rng), 7);
+        Device::new(ProtocolAddress::new(name, 1), store)
+    }
+
+    fn receive(
+        to: &mut Device<InMemSignalProtocolStore>,
+        from: &ProtocolAddress,
+        m: &CiphertextMessage,
+        rng: &mut ChaCha20Rng,
+    ) -> Result<Decrypted, Error> {
+        to.decrypt(from, m.message_type(), m.serialize(), rng)
+    }
+
+    /// Alice reinstalls (a new identity at the same address). A second prekey message of
+    /// her old install, delivered late, names the base key of Bob's archived session with
+    /// her: it is refused, and neither the stored identity nor the record changes (it used
+    /// to decrypt, report `Replaced`, write the old identity back and make the old session
+    /// current again).
+    #[test]
+    fn late_prekey_message_from_an_old_install_cannot_roll_the_identity_back() {
+        let mut rng = ChaCha20Rng::seed_from_u64(8);
+        let mut bob = device("bob", &mut rng);
+        let mut old = device("alice", &mut rng);
+        let mut new = device("alice", &mut rng);
+        let (a, b) = (old.address().clone(), bob.address().clone());
+        let old_identity = *old.store().identity_key_pair().unwrap().identity_key();
+        let new_identity = *new.store().identity_key_pair().unwrap().identity_key();
+
+        let bundle = bob
+            .store_mut()
+            .generate_bundle(&BundleSpec::new(1), 1, NOW, &mut rng);
+        old.process_prekey_bundle(&b, &bundle, NOW, &mut rng)
+            .unwrap();
+        let first = old.encrypt(&b, b"first", NOW, &mut rng).unwrap();
+        let late = old.encrypt(&b, b"late", NOW, &mut rng).unwrap();
+        assert_eq!(late.message_type(), CiphertextMessageType::PreKey);
+        receive(&mut bob, &a, &first, &mut rng).unwrap();
+
+        let bundle = bob
+            .store_mut()
+            .generate_bundle(&BundleSpec::new(2), 1, NOW, &mut rng);
+        new.process_prekey_bundle(&b, &bundle, NOW, &mut rng)
+            .unwrap();
+        let hello = new.encrypt(&b, b"reinstalled", NOW, &mut rng).unwrap();
+        let got = receive(&mut bob, &a, &hello, &mut rng).unwrap();
+        assert_eq!(
+            got.identity_change,
+            IdentityChange::Replaced {
+                previous: old_identity
+            }
+        );
+
+        let record = bob.store().session_store.session(&a).unwrap().serialize();
+        assert_eq!(
+            receive(&mut bob, &a, &late, &mut rng).unwrap_err(),
+            Error::Protocol(ProtocolError::DecryptionFailed)
+        );
+        assert_eq!(bob.store().identity_store.identity(&a), Some(&new_identity));
+        assert_eq!(
+            bob.store().session_store.session(&a).unwrap().serialize(),
+            record
+        );
+
+        // Bob's next message is for the new install.
+        let next = bob.encrypt(&a, b"welcome back", NOW, &mut rng).unwrap();
+        assert_eq!(
+            receive(&mut new, &b, &next, &mut rng).unwrap().plaintext,
+            b"welcome back"
+        );
+        assert!(receive(&mut old, &b, &next, &mut rng).is_err());
+    }
+
+    /// The same late prekey message is still taken when no other identity was stored
+    /// since: a second prekey message of an install goes to its session.
+    #[test]
+    fn late_prekey_message_of_the_current_install_still_decrypts() {
+        let mut rng = ChaCha20Rng::seed_from_u64(9);
+        let mut bob = device("bob", &mut rng);
+        let mut alice = device("alice", &mut rng);
+        let (a, b) = (alice.address().clone(), bob.address().clone());
+        let bundle = bob
+            .store_mut()
+            .generate_bundle(&BundleSpec::new(1), 1, NOW, &mut rng);
+        alice
+            .process_prekey_bundle(&b, &bundle, NOW, &mut rng)
+            .unwrap();
+        let first = alice.encrypt(&b, b"first", NOW, &mut rng).unwrap();
+        let second = alice.encrypt(&b, b"second", NOW, &mut rng).unwrap();
+        receive(&mut bob, &a, &first, &mut rng).unwrap();
+        bob.archive_session(&a).unwrap();
+        let got = receive(&mut bob, &a, &second, &mut rng).unwrap();
+        assert_eq!(got.plaintext, b"second");
+        assert_eq!(got.identity_change, IdentityChange::Unchanged);
+        assert!(!got.new_session);
+    }
+}
