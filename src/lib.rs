@@ -83,7 +83,8 @@ pub mod crypto;
 mod error;
 
 pub use error::{
-    DecodeError, Error, FingerprintError, MisuseError, ProtocolError, StoreError, StoreErrorKind,
+    CertificateError, DecodeError, Error, FingerprintError, MisuseError, ProtocolError,
+    SealedError, StoreError, StoreErrorKind,
 };
 
 #[cfg(feature = "alloc")]
@@ -116,7 +117,7 @@ pub mod __fuzz;
 #[cfg(feature = "alloc")]
 pub use address::ProtocolAddress;
 #[cfg(feature = "alloc")]
-pub use device::{Config, Device};
+pub use device::{Config, Device, SealedDecrypted, SealedMessage};
 pub use fingerprint::{DisplayableFingerprint, Fingerprint, ScannableFingerprint};
 #[cfg(feature = "alloc")]
 pub use group::{

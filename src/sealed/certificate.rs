@@ -7,9 +7,10 @@ use core::fmt;
 use rand_core::CryptoRng;
 
 use super::codec::{Cursor, Field, put_fixed64};
-use super::error::{CertificateError, SealedSenderError};
+use super::error::SealedSenderError;
 use super::service_id::format_uuid;
 use crate::crypto::{PrivateKey, PublicKey};
+use crate::error::CertificateError;
 use crate::error::{DecodeError, MisuseError};
 use crate::keys::IdentityKey;
 use crate::wire::proto::{put_bytes, put_uint};
@@ -148,12 +149,26 @@ pub enum Signer {
     Reference(u32),
 }
 
-/// What a receiver trusts: the roots that sign server certificates, and the server
-/// certificates a sender certificate may name by id ([`Signer::Reference`]).
+/// What a receiver trusts: the roots that sign server certificates, the server
+/// certificates a sender certificate may name by id ([`Signer::Reference`]), and the
+/// server key ids it refuses on top of [`REVOKED_SERVER_KEY_IDS`] (a deployment that
+/// retires a leaked server key lists its id here).
+///
+/// ```
+/// use missive::crypto::PrivateKey;
+/// use missive::sealed::TrustPolicy;
+/// # use rand_core::SeedableRng;
+/// # let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+/// let root = PrivateKey::generate(&mut rng).public_key();
+/// let roots = [root];
+/// let trust = TrustPolicy::new(&roots, &[]).with_revoked_server_key_ids(&[7]);
+/// assert!(trust.is_revoked(7) && trust.is_revoked(0xDEAD_C357) && !trust.is_revoked(8));
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct TrustPolicy<'a> {
     trust_roots: &'a [PublicKey],
     known_server_certificates: &'a [ServerCertificate],
+    revoked_server_key_ids: &'a [u32],
 }
 
 impl<'a> TrustPolicy<'a> {
@@ -166,7 +181,25 @@ impl<'a> TrustPolicy<'a> {
         TrustPolicy {
             trust_roots,
             known_server_certificates,
+            revoked_server_key_ids: &[],
         }
+    }
+
+    /// The same policy, also refusing server certificates with these key ids.
+    pub fn with_revoked_server_key_ids(mut self, ids: &'a [u32]) -> Self {
+        self.revoked_server_key_ids = ids;
+        self
+    }
+
+    /// Whether a server key id is refused: built in ([`REVOKED_SERVER_KEY_IDS`]) or
+    /// listed by [`TrustPolicy::with_revoked_server_key_ids`].
+    pub fn is_revoked(&self, key_id: u32) -> bool {
+        REVOKED_SERVER_KEY_IDS.contains(&key_id) || self.revoked_server_key_ids.contains(&key_id)
+    }
+
+    /// The trust roots.
+    pub fn trust_roots(&self) -> &'a [PublicKey] {
+        self.trust_roots
     }
 }
 
@@ -307,11 +340,15 @@ impl SenderCertificate {
     }
 
     /// Checks the certificate, in this order: its server certificate is found (embedded
-    /// or known by id), is not revoked and verifies under one of the trust roots; its own
+    /// or known by id), is not revoked (built-in list and the policy's own) and verifies
+    /// under one of the trust roots; its own
     /// signature verifies under that server's key; `now_ms` is not after its expiry
     /// (valid through the expiry millisecond itself, as in libsignal).
     pub fn validate(&self, trust: &TrustPolicy<'_>, now_ms: u64) -> Result<(), CertificateError> {
         let server = self.server_certificate(trust)?;
+        if trust.is_revoked(server.key_id()) {
+            return Err(CertificateError::RevokedServerKey);
+        }
         server.verify(trust.trust_roots)?;
         if !server
             .key()

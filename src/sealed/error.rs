@@ -1,12 +1,13 @@
-//! Why a sealed-sender operation failed.
+//! Why an operation of the sealed layer's pure functions failed.
 //!
-//! A family of its own for now: the sealed layer is not yet wired into the sessions,
-//! and `crate::Error` has no variant for a certificate's verdict. When it is wired,
-//! these map onto `Error` (decode → `Error::Decode`, the rest → a protocol family).
+//! [`Device`](crate::Device)'s sealed-sender methods return [`crate::Error`]; this type
+//! maps onto it: decode → [`Error::Decode`], misuse → [`Error::Misuse`], the rest →
+//! [`Error::Sealed`].
 
 use core::fmt;
 
-use crate::error::{DecodeError, MisuseError};
+pub use crate::error::CertificateError;
+use crate::error::{DecodeError, Error, MisuseError, SealedError};
 
 /// Why a sealed-sender operation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,24 +29,6 @@ pub enum SealedSenderError {
     Misuse(MisuseError),
 }
 
-/// Why a sender certificate is not valid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CertificateError {
-    /// The certificate's expiry is before the validation time.
-    Expired,
-    /// The server certificate is not signed by any of the trust roots.
-    UntrustedServerCertificate,
-    /// The server certificate's key id is on the revoked list
-    /// ([`REVOKED_SERVER_KEY_IDS`](super::REVOKED_SERVER_KEY_IDS)).
-    RevokedServerKey,
-    /// The sender certificate names its server certificate by an id that is not among
-    /// the known server certificates.
-    UnknownServerCertificate,
-    /// The sender certificate's signature does not verify under the server key.
-    BadSignature,
-}
-
 impl From<DecodeError> for SealedSenderError {
     fn from(e: DecodeError) -> Self {
         SealedSenderError::Decode(e)
@@ -55,6 +38,19 @@ impl From<DecodeError> for SealedSenderError {
 impl From<MisuseError> for SealedSenderError {
     fn from(e: MisuseError) -> Self {
         SealedSenderError::Misuse(e)
+    }
+}
+
+impl From<SealedSenderError> for Error {
+    fn from(e: SealedSenderError) -> Self {
+        match e {
+            SealedSenderError::Decode(d) => Error::Decode(d),
+            SealedSenderError::Misuse(m) => Error::Misuse(m),
+            SealedSenderError::DecryptionFailed => Error::Sealed(SealedError::DecryptionFailed),
+            SealedSenderError::SenderKeyMismatch => Error::Sealed(SealedError::SenderKeyMismatch),
+            SealedSenderError::Certificate(c) => Error::Sealed(SealedError::Certificate(c)),
+            SealedSenderError::SelfSend => Error::Sealed(SealedError::SelfSend),
+        }
     }
 }
 
@@ -81,19 +77,4 @@ impl fmt::Display for SealedSenderError {
     }
 }
 
-impl fmt::Display for CertificateError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            CertificateError::Expired => "sender certificate expired",
-            CertificateError::UntrustedServerCertificate => {
-                "server certificate not signed by a trust root"
-            }
-            CertificateError::RevokedServerKey => "server key revoked",
-            CertificateError::UnknownServerCertificate => "unknown server certificate id",
-            CertificateError::BadSignature => "sender certificate signature invalid",
-        })
-    }
-}
-
 impl core::error::Error for SealedSenderError {}
-impl core::error::Error for CertificateError {}

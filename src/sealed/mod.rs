@@ -50,6 +50,7 @@ pub use certificate::{
 pub use content::{ContentHint, ContentType, UnidentifiedSenderMessageContent};
 pub use error::{CertificateError, SealedSenderError};
 pub use service_id::{ServiceId, ServiceIdKind};
+pub use v1::V1_MAC_LEN;
 pub use v1::seal_v1;
 pub use v2::{
     Destination, RecipientDevice, SentMessage, SentRecipient, V2_KEY_MATERIAL_LEN, seal_v2,
