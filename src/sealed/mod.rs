@@ -20,8 +20,11 @@
 //! validation and the server's constructors, the content ([`UnidentifiedSenderMessageContent`]),
 //! and both envelopes as pure functions over keys: [`seal_v1`], [`seal_v2`], the server's
 //! cut ([`SentMessage`]), [`open`] (envelope only) and [`decrypt`] (envelope and sender
-//! validation). None of them touches a session: the caller opens the inner message with
-//! the 1:1 or group decryption.
+//! validation). None of them touches a session. [`Device`](crate::Device) joins them to
+//! the sessions and sender keys: `sealed_encrypt`, `sealed_group_encrypt`, `seal_v1`,
+//! `seal_v2` and `sealed_decrypt`, which opens the inner message too and commits one
+//! change set. A server (a sovereign deployment runs its own) needs only
+//! [`ServerCertificate::new`], [`SenderCertificate::new`] and [`SentMessage`].
 //!
 //! # What the sealed layer proves, and what it does not
 //! After [`decrypt`], the sender certificate was signed by a server whose certificate a
@@ -32,8 +35,10 @@
 //! server that issues a certificate with a victim's uuid and its own key can claim the
 //! victim's name for a message sealed by someone else (observed:
 //! `interop/experiments/sealed_sender.js errors`). The inner message is still
-//! authenticated by its session; the caller should check
-//! [`SenderCertificate::identity_key`] against it.
+//! authenticated by its session. [`Device::sealed_decrypt`](crate::Device::sealed_decrypt)
+//! closes the gap: it refuses a certificate whose identity key is not the inner message's
+//! sender ([`SealedError::IdentityMismatch`](crate::SealedError::IdentityMismatch)); a
+//! caller of [`decrypt`] alone must make that check itself.
 
 mod certificate;
 mod cipher;
