@@ -1,9 +1,10 @@
 //! Sealed sender v2: one encryption of a content for many recipients, and the server's
 //! cut of it into the copy each recipient receives.
 //!
-//! A single-key multi-recipient KEM by randomness re-use (Bellare, Boldyreva, Staddon, PKC 2003): one random
-//! `M` gives the ephemeral key and the content key; each recipient gets `M` masked by its
-//! own Diffie-Hellman secret, and a tag that binds the sender's identity key.
+//! A single-key multi-recipient KEM by randomness re-use (Bellare, Boldyreva, Staddon,
+//! PKC 2003): one random `M` gives the ephemeral key and the content key; each recipient
+//! gets `M` masked by its own Diffie-Hellman secret, and a tag that binds the sender's
+//! identity key.
 //!
 //! ```text
 //! M  = 32 random bytes
