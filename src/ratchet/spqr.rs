@@ -265,6 +265,17 @@ pub(crate) fn chain_step(key: &[u8; 32], index: u32) -> ([u8; 32], [u8; 32]) {
     (take(&mut it), take(&mut it))
 }
 
+/// See [`SpqrHead::stamp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SpqrStamp {
+    epoch: u64,
+    send: u32,
+    recv: u32,
+    prev_recv: u32,
+    state: u8,
+    progress: u32,
+}
+
 /// What receiving one message costs SPQR, decided from its field before any chain is
 /// walked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -502,6 +513,23 @@ impl SpqrHead {
     #[cfg(test)]
     pub(crate) fn role(&self) -> Role {
         self.role
+    }
+
+    /// Where this head stands: the epoch, the chains' indices, and the braid's progress.
+    /// Every message changes it, and it never comes back to an earlier value (epochs and
+    /// indices only grow; within an epoch the braid's state only moves forward, and in a
+    /// state its decoder only gains chunks and its encoder only hands out more). A store
+    /// compares it to refuse a change computed from a head that has moved since.
+    pub(crate) fn stamp(&self) -> SpqrStamp {
+        let (state, progress) = self.braid.as_ref().map_or((0, 0), |b| b.progress());
+        SpqrStamp {
+            epoch: self.epoch,
+            send: self.send.index,
+            recv: self.recv.index,
+            prev_recv: self.prev_recv.index,
+            state,
+            progress,
+        }
     }
 
     /// The epoch we send in.

@@ -314,3 +314,45 @@ fn healing(seed: u64, round_trips: usize) {
 fn bob_spqr(s: &SessionState) -> Option<Box<crate::ratchet::spqr::SpqrHead>> {
     s.head.spqr.clone()
 }
+
+/// Two late messages decrypted from the same record move neither chain's indices (their
+/// keys were stored) but each moves the braid (a header chunk): the second change set,
+/// computed before the first was committed, is refused rather than undoing the first's
+/// braid step.
+#[test]
+fn a_change_from_a_head_whose_braid_moved_is_refused() {
+    use crate::store::ProtocolStore;
+    let (mut alice, mut bob, mut rng) = pair(3);
+    let m0 = send(&mut alice, &bob, &mut rng);
+    recv(&mut bob, &alice, &m0, &mut rng).unwrap();
+    let r = send(&mut bob, &alice, &mut rng);
+    recv(&mut alice, &bob, &r, &mut rng).unwrap();
+    let late: Vec<CiphertextMessage> = (0..2).map(|_| send(&mut alice, &bob, &mut rng)).collect();
+    let last = send(&mut alice, &bob, &mut rng);
+    recv(&mut bob, &alice, &last, &mut rng).unwrap();
+    let (a, local) = (alice.address().clone(), bob.address().clone());
+    let changes: Vec<_> = late
+        .iter()
+        .map(|m| {
+            let sm = signal_message(m);
+            super::decrypt_signal_message(bob.store(), &local, &a, &sm, 40, &mut rng)
+                .unwrap()
+                .1
+        })
+        .collect();
+    let [first, second] = <[_; 2]>::try_from(changes).ok().unwrap();
+    bob.store_mut().commit(first).unwrap();
+    let before = bob.store().snapshot();
+    assert!(
+        bob.store_mut().commit(second).is_err(),
+        "a stale change applied"
+    );
+    assert!(bob.store().snapshot() == before);
+    // Decrypted afresh, the second message still goes through.
+    recv(&mut bob, &alice, &late[1], &mut rng).unwrap();
+    assert_eq!(
+        braid_state(&bob, &alice),
+        7,
+        "both chunks and the last one: the header"
+    );
+}

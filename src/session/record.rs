@@ -24,7 +24,7 @@ use core::fmt;
 use zeroize::Zeroizing;
 
 use super::state::{
-    PendingPreKey, SenderChain, SessionHead, SessionState, StoredDelta, StoredKeys,
+    HeadStamp, PendingPreKey, SenderChain, SessionHead, SessionState, StoredDelta, StoredKeys,
 };
 use crate::crypto::{KemCiphertext, KeyPair, PrivateKey, PublicKey};
 use crate::error::{DecodeError, StoreError};
@@ -90,6 +90,8 @@ pub(crate) enum ChangeKind {
     /// archived one then becomes current, the current one archived.
     Advance {
         archived: Option<usize>,
+        /// The stamp of the head the change was computed from.
+        from: HeadStamp,
         head: SessionHead,
         delta: StoredDelta,
         keep_archived: usize,
@@ -327,6 +329,7 @@ impl SessionRecord {
         match &change.kind {
             ChangeKind::Advance {
                 archived,
+                from,
                 head,
                 delta,
                 ..
@@ -335,7 +338,11 @@ impl SessionRecord {
                     None => self.current.as_deref(),
                     Some(i) => self.previous.get(*i).map(|b| &**b),
                 };
-                state.is_some_and(|s| s.head.base_key == head.base_key && s.keys.fits(delta))
+                state.is_some_and(|s| {
+                    s.head.base_key == head.base_key
+                        && &s.head.stamp() == from
+                        && s.keys.fits(delta)
+                })
             }
             ChangeKind::New { .. } | ChangeKind::Archive { .. } => true,
         }
@@ -365,6 +372,7 @@ impl SessionRecord {
                 head,
                 delta,
                 keep_archived,
+                ..
             } => {
                 if let Some(mut s) = self.previous.remove(i) {
                     s.head = head;

@@ -261,6 +261,24 @@ impl Braid {
         &self.phase
     }
 
+    /// The state number and how far the state has got: chunks held plus chunks sent.
+    /// Within one state both only grow.
+    pub(crate) fn progress(&self) -> (u8, u32) {
+        let n = |next: &u16| u32::from(*next);
+        let c = |count: usize| u32::try_from(count).unwrap_or(u32::MAX);
+        let progress = match &self.phase {
+            Phase::KeysUnsampled | Phase::HeaderReceived { .. } => 0,
+            Phase::HeaderSent { next, .. } | Phase::EkSentCt1Received { next, .. } => n(next),
+            Phase::Ct1SentEkReceived { next, .. } | Phase::Ct2Sent { next, .. } => n(next),
+            Phase::EkSent { next, ct1, .. } => n(next) + c(ct1.count()),
+            Phase::Ct1Sent { next, ek, .. } => n(next) + c(ek.count()),
+            Phase::Ct2Receiving { ct2, .. } => c(ct2.count()),
+            Phase::NoHeaderReceived { hdr } => c(hdr.count()),
+            Phase::Ct1Acked { ek, .. } => c(ek.count()),
+        };
+        (self.phase.number(), progress)
+    }
+
     /// Whether the peer may already be in the next epoch: only after our `c2` went out.
     pub(crate) fn awaits_next_epoch(&self) -> bool {
         matches!(self.phase, Phase::Ct2Sent { .. })
