@@ -7,9 +7,10 @@
 //! on through many epochs and reports the average message. The record sizes over two
 //! epochs are printed first. Numbers: docs/PERFORMANCE.md.
 //!
-//! `cargo bench --bench braid`
+//! `cargo bench --bench braid`; instruction counts (exact on a loaded machine):
+//! `scripts/braid-instructions`.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use missive::store::memory::{BundleSpec, InMemSignalProtocolStore};
 use missive::*;
 use rand_chacha::ChaCha20Rng;
@@ -198,5 +199,79 @@ fn ping_pong(c: &mut Criterion) {
     g.finish();
 }
 
+/// Messages per counted run: four whole epochs of ping-pong.
+const COUNTED: usize = 4 * 174;
+
+/// `COUNTED` ping-pong messages (encrypt and decrypt each) on `pair`.
+fn run(pair: &mut (Party, Party), rng: &mut ChaCha20Rng) {
+    for m in 0..COUNTED {
+        if m % 2 == 0 {
+            send(&mut pair.0, &mut pair.1, rng);
+        } else {
+            send(&mut pair.1, &mut pair.0, rng);
+        }
+    }
+}
+
+// Two bodies that differ (the marker), so that the linker cannot fold them into one
+// symbol and callgrind tells them apart.
+#[inline(never)]
+fn instructions_no_braid(pair: &mut (Party, Party), rng: &mut ChaCha20Rng) {
+    black_box(1u8);
+    run(pair, rng)
+}
+
+#[inline(never)]
+fn instructions_braid(pair: &mut (Party, Party), rng: &mut ChaCha20Rng) {
+    black_box(2u16);
+    run(pair, rng)
+}
+
+/// 1,000 redundant chunks (indices 36 to 1,035) of a 36-chunk value (an `ek_vector`).
+#[inline(never)]
+fn instructions_chunk36(value: &[u8]) {
+    for i in 36..1_036u16 {
+        black_box(missive::__fuzz::braid_chunk(value, i));
+    }
+}
+
+/// 10 decodes of a 36-chunk value from 36 redundant chunks (none of the data chunks).
+#[inline(never)]
+fn instructions_decode36(chunks: &[(u16, [u8; 32])]) {
+    for _ in 0..10 {
+        black_box(missive::__fuzz::braid_decode(36, chunks).unwrap());
+    }
+}
+
+/// The same conversations, and the erasure code's two heavy paths, for callgrind
+/// (`scripts/braid-instructions`, with `MISSIVE_COUNT_INSTRUCTIONS=1`): instruction
+/// counts are exact on a loaded machine.
+fn count_instructions() {
+    let mut rng = ChaCha20Rng::seed_from_u64(4);
+    let mut without = established(false, &mut rng);
+    let mut with = established(true, &mut rng);
+    instructions_no_braid(&mut without, &mut rng);
+    instructions_braid(&mut with, &mut rng);
+    let value: Vec<u8> = (0..1152u32).map(|i| (i * 31 + 7) as u8).collect();
+    instructions_chunk36(&value);
+    let chunks: Vec<(u16, [u8; 32])> = (0..36u16)
+        .map(|i| {
+            (
+                1000 + i,
+                missive::__fuzz::braid_chunk(&value, 1000 + i).unwrap(),
+            )
+        })
+        .collect();
+    instructions_decode36(&chunks);
+}
+
 criterion_group!(benches, ping_pong);
-criterion_main!(benches);
+
+fn main() {
+    if std::env::var_os("MISSIVE_COUNT_INSTRUCTIONS").is_some() {
+        count_instructions();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

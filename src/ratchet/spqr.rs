@@ -533,12 +533,14 @@ impl SpqrHead {
     }
 
     /// The epoch we send in.
+    #[cfg(any(test, feature = "fuzzing-hooks"))]
     pub(crate) fn epoch(&self) -> u64 {
         self.epoch
     }
 
     /// The braid's state number (1–11, `docs/notes/spqr-braid.md` §1.2); `None` for a
     /// state without the auth key, which never joins the braid.
+    #[cfg(any(test, feature = "fuzzing-hooks"))]
     pub(crate) fn braid_state(&self) -> Option<u8> {
         self.braid.as_ref().map(|b| b.phase().number())
     }

@@ -40,8 +40,8 @@ type Row = [u8; CHUNK_LEN];
 /// Symbols per chunk.
 const SYMBOLS: usize = CHUNK_LEN / 2;
 
-/// Carry-less product of two field elements (degree < 31).
-const fn clmul(a: u16, b: u16) -> u32 {
+/// Carry-less product of two field elements (degree < 31), bit by bit: for constants.
+const fn clmul_slow(a: u16, b: u16) -> u32 {
     let a = a as u32;
     let mut b = b;
     let mut r = 0u32;
@@ -56,9 +56,9 @@ const fn clmul(a: u16, b: u16) -> u32 {
     r
 }
 
-/// Reduces a polynomial of degree < 32 modulo the field polynomial: x^16 = x^12 + x^3 +
-/// x + 1, folded until nothing is left above x^15 (at most five rounds).
-const fn reduce(mut r: u32) -> u16 {
+/// Reduces a polynomial of degree < 32 modulo the field polynomial, folding x^16 = x^12
+/// + x^3 + x + 1 until nothing is left above x^15 (at most five rounds): for constants.
+const fn reduce_slow(mut r: u32) -> u16 {
     while r >> 16 != 0 {
         let h = r >> 16;
         r = (r & 0xFFFF) ^ h ^ (h << 1) ^ (h << 3) ^ (h << 12);
@@ -66,13 +66,89 @@ const fn reduce(mut r: u32) -> u16 {
     r as u16
 }
 
+/// Product in GF(2^16), for constants.
+const fn mul_slow(a: u16, b: u16) -> u16 {
+    reduce_slow(clmul_slow(a, b))
+}
+
+/// `(b · x^(16 + 8·shift)) mod P` for every byte `b`: the reduction is linear, so the
+/// part of a product above x^15 reduces byte by byte.
+const fn reduction_table(shift: u32) -> [u16; 256] {
+    let mut t = [0u16; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = reduce_slow((b as u32) << (16 + 8 * shift));
+        b += 1;
+    }
+    t
+}
+
+const REDUCE_LO: [u16; 256] = reduction_table(0);
+const REDUCE_HI: [u16; 256] = reduction_table(1);
+
+/// Reduces a polynomial of degree < 32 modulo the field polynomial (two table lookups).
+fn reduce(r: u32) -> u16 {
+    let h = r >> 16;
+    let lo = REDUCE_LO.get((h & 0xFF) as usize).copied().unwrap_or(0);
+    let hi = REDUCE_HI
+        .get((h >> 8 & 0xFF) as usize)
+        .copied()
+        .unwrap_or(0);
+    (r as u16) ^ lo ^ hi
+}
+
+/// The 16 carry-less multiples `a · n`, `n < 16`.
+fn multiples(a: u16) -> [u32; 16] {
+    let a1 = u32::from(a);
+    let (a2, a4, a8) = (a1 << 1, a1 << 2, a1 << 3);
+    [
+        0,
+        a1,
+        a2,
+        a2 ^ a1,
+        a4,
+        a4 ^ a1,
+        a4 ^ a2,
+        a4 ^ a2 ^ a1,
+        a8,
+        a8 ^ a1,
+        a8 ^ a2,
+        a8 ^ a2 ^ a1,
+        a8 ^ a4,
+        a8 ^ a4 ^ a1,
+        a8 ^ a4 ^ a2,
+        a8 ^ a4 ^ a2 ^ a1,
+    ]
+}
+
+/// `a · b` carry-less, from `a`'s multiples, four bits of `b` at a time.
+fn clmul_with(t: &[u32; 16], b: u16) -> u32 {
+    let at = |n: u16| t.get(usize::from(n & 15)).copied().unwrap_or(0);
+    at(b) ^ (at(b >> 4) << 4) ^ (at(b >> 8) << 8) ^ (at(b >> 12) << 12)
+}
+
 /// Product in GF(2^16).
-pub(crate) const fn mul(a: u16, b: u16) -> u16 {
-    reduce(clmul(a, b))
+pub(crate) fn mul(a: u16, b: u16) -> u16 {
+    reduce(clmul_with(&multiples(a), b))
+}
+
+/// Multiplicative inverse (a^(2^16 − 2)), for constants; 0 maps to 0.
+const fn inv_slow(a: u16) -> u16 {
+    let mut result = 1u16;
+    let mut base = a;
+    let mut e: u32 = 0xFFFE;
+    while e != 0 {
+        if e & 1 != 0 {
+            result = mul_slow(result, base);
+        }
+        base = mul_slow(base, base);
+        e >>= 1;
+    }
+    result
 }
 
 /// Multiplicative inverse (a^(2^16 − 2)); 0 maps to 0 (callers never invert 0).
-pub(crate) const fn inv(a: u16) -> u16 {
+pub(crate) fn inv(a: u16) -> u16 {
     let mut result = 1u16;
     let mut base = a;
     let mut e: u32 = 0xFFFE;
@@ -115,11 +191,11 @@ const fn systematic_weights<const K: usize>() -> [u16; K] {
         let mut j = 0;
         while j < K {
             if j != i {
-                p = mul(p, (i ^ j) as u16);
+                p = mul_slow(p, (i ^ j) as u16);
             }
             j += 1;
         }
-        out[i] = inv(p);
+        out[i] = inv_slow(p);
         i += 1;
     }
     out
@@ -145,23 +221,25 @@ fn weights_of(xs: &[u16], out: &mut [u16; MAX_CHUNKS]) {
 }
 
 /// `P(t)` for the 16 polynomials through `(xs_i, rows_i)`, whose barycentric weights are
-/// `c`; `t` must not be one of `xs`.
+/// `c`: `Σ_i c_i · Π_{j≠i} (t − x_j) · rows_i`, the products left out one at a time from
+/// prefix and suffix products (no inversion; `t` may not be one of `xs`).
 fn eval_at(xs: &[u16], rows: &[Row], c: &[u16], t: u16) -> Row {
-    let mut d = [0u16; MAX_CHUNKS];
-    let mut l = 1u16;
-    for (di, &xi) in d.iter_mut().zip(xs) {
-        // Subtraction is XOR in characteristic 2.
-        *di = t ^ xi;
-        l = mul(l, *di);
-    }
-    let k = xs.len().min(MAX_CHUNKS);
-    let d = d.get_mut(..k).unwrap_or(&mut []);
-    batch_invert(d);
+    let k = xs.len().min(c.len()).min(MAX_CHUNKS);
+    let (xs, c) = (xs.get(..k).unwrap_or(&[]), c.get(..k).unwrap_or(&[]));
     let mut w = [0u16; MAX_CHUNKS];
-    for ((wi, &ci), &di) in w.iter_mut().zip(c).zip(d.iter()) {
-        *wi = mul(mul(ci, l), di);
+    let w = w.get_mut(..k).unwrap_or(&mut []);
+    let mut acc = 1u16;
+    for (wi, &xi) in w.iter_mut().zip(xs) {
+        *wi = acc;
+        // Subtraction is XOR in characteristic 2.
+        acc = mul(acc, t ^ xi);
     }
-    combine(rows, w.get(..k).unwrap_or(&[]))
+    let mut acc = 1u16;
+    for ((wi, &xi), &ci) in w.iter_mut().zip(xs).zip(c).rev() {
+        *wi = mul(mul(*wi, acc), ci);
+        acc = mul(acc, t ^ xi);
+    }
+    combine(rows, w)
 }
 
 /// `Σ w_i · row_i`, symbol by symbol. Products are accumulated unreduced (reduction is
@@ -172,23 +250,10 @@ fn combine(rows: &[Row], w: &[u16]) -> Row {
         if wi == 0 {
             continue;
         }
-        let mut t = [0u32; 16];
-        for n in 1..16usize {
-            let doubled = t.get(n >> 1).copied().unwrap_or(0) << 1;
-            let v = if n & 1 == 1 {
-                doubled ^ u32::from(wi)
-            } else {
-                doubled
-            };
-            if let Some(e) = t.get_mut(n) {
-                *e = v;
-            }
-        }
-        let at = |n: u16| t.get(usize::from(n & 15)).copied().unwrap_or(0);
+        let t = multiples(wi);
         for (a, s) in acc.iter_mut().zip(row.chunks_exact(2)) {
             if let [s0, s1] = s {
-                let s = u16::from_be_bytes([*s0, *s1]);
-                *a ^= at(s) ^ (at(s >> 4) << 4) ^ (at(s >> 8) << 8) ^ (at(s >> 12) << 12);
+                *a ^= clmul_with(&t, u16::from_be_bytes([*s0, *s1]));
             }
         }
     }
