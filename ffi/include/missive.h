@@ -37,7 +37,7 @@
  * - Ownership: handles (opaque Missive* types) are created by a function writing to a
  *   `Missive... **out` and freed by the matching missive_*_free(&handle), which wipes the
  *   secrets inside, frees, and sets your pointer to NULL (so a second free through the
- *   same pointer is a no-op; free(NULL-handle) is a no-op). Variable-length outputs are
+ *   same pointer is a no-op, as is freeing a NULL handle). Variable-length outputs are
  *   MissiveBuffer values owned by the library: free each with missive_buffer_free(&buf)
  *   (wipes, frees, empties; again a no-op the second time). Fixed-size outputs are written
  *   to your arrays, whose size you pass. On failure, output handles are NULL, output
@@ -545,7 +545,7 @@ MissiveStatus missive_changes_session(const struct MissiveChanges *changes,
 // if so, the key is written to `identity` (`identity_len` bytes, at least
 // `MISSIVE_PUBLIC_KEY_LEN`), `*replaced` says whether it replaces another stored
 // identity, and if so and `previous` is not NULL, that identity is written to `previous`
-// (`previous_len` bytes).
+// (`previous_len` bytes, at least `MISSIVE_PUBLIC_KEY_LEN`).
 //
 // # Safety
 // Pointers as documented in the header's conventions (`previous` may be NULL).

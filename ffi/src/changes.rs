@@ -140,7 +140,7 @@ pub unsafe extern "C" fn missive_changes_session(
 /// if so, the key is written to `identity` (`identity_len` bytes, at least
 /// `MISSIVE_PUBLIC_KEY_LEN`), `*replaced` says whether it replaces another stored
 /// identity, and if so and `previous` is not NULL, that identity is written to `previous`
-/// (`previous_len` bytes).
+/// (`previous_len` bytes, at least `MISSIVE_PUBLIC_KEY_LEN`).
 ///
 /// # Safety
 /// Pointers as documented in the header's conventions (`previous` may be NULL).
@@ -155,25 +155,24 @@ pub unsafe extern "C" fn missive_changes_identity(
     previous_len: usize,
 ) -> MissiveStatus {
     guard(|| {
-        // SAFETY: the caller's contract for each pointer.
-        let (present, replaced, identity) = unsafe {
+        // SAFETY: the caller's contract for each pointer (`previous` may be NULL).
+        let (present, replaced, identity, previous) = unsafe {
             (
                 out_value(present)?,
                 out_value(replaced)?,
                 out_bytes(identity, identity_len, MISSIVE_PUBLIC_KEY_LEN)?,
+                if previous.is_null() {
+                    None
+                } else {
+                    Some(out_bytes(previous, previous_len, MISSIVE_PUBLIC_KEY_LEN)?)
+                },
             )
         };
         let c = get(changes)?;
-        *present = false;
-        *replaced = false;
         let Some((_, key, prev)) = &c.identity else {
             return Ok(());
         };
-        if let Some(p) = prev
-            && !previous.is_null()
-        {
-            // SAFETY: the caller's contract (non-NULL here).
-            let dst = unsafe { out_bytes(previous, previous_len, MISSIVE_PUBLIC_KEY_LEN) }?;
+        if let (Some(p), Some(dst)) = (prev, previous) {
             dst.copy_from_slice(&p.serialize());
         }
         identity.copy_from_slice(&key.serialize());

@@ -99,6 +99,24 @@ mod tests {
         assert_eq!(s.to_str(), Ok(v.as_str()));
     }
 
+    /// The thread-safety the header states: handles are only read by operations, so any
+    /// number of threads may share one (and move it between threads).
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn shared<T: Send + Sync>() {}
+        shared::<MissiveIdentityKeyPair>();
+        shared::<MissivePreKeyRecord>();
+        shared::<MissiveSignedPreKeyRecord>();
+        shared::<MissiveKyberPreKeyRecord>();
+        shared::<MissivePreKeyBundle>();
+        shared::<MissiveDevice>();
+        shared::<MissiveRecords>();
+        shared::<MissiveChanges>();
+        shared::<MissiveDecrypted>();
+        shared::<MissiveSessionRecord>();
+        shared::<MissiveFingerprint>();
+    }
+
     #[test]
     fn lengths_match_the_core() {
         assert_eq!(

@@ -435,14 +435,22 @@ pub unsafe extern "C" fn missive_decrypted_identity_change(
     previous_len: usize,
 ) -> MissiveStatus {
     guard(|| {
-        // SAFETY: the caller's contract for each pointer.
-        let (d, change) = unsafe { (reference(decrypted)?, out_value(change)?) };
+        // SAFETY: the caller's contract for each pointer (`previous` may be NULL).
+        let (d, change, previous) = unsafe {
+            (
+                reference(decrypted)?,
+                out_value(change)?,
+                if previous.is_null() {
+                    None
+                } else {
+                    Some(out_bytes(previous, previous_len, MISSIVE_PUBLIC_KEY_LEN)?)
+                },
+            )
+        };
         *change = MissiveIdentityChange::of(&d.inner.identity_change);
-        if let missive::IdentityChange::Replaced { previous: p } = &d.inner.identity_change
-            && !previous.is_null()
+        if let (missive::IdentityChange::Replaced { previous: p }, Some(dst)) =
+            (&d.inner.identity_change, previous)
         {
-            // SAFETY: the caller's contract (non-NULL here).
-            let dst = unsafe { out_bytes(previous, previous_len, MISSIVE_PUBLIC_KEY_LEN) }?;
             dst.copy_from_slice(&p.serialize());
         }
         Ok(())
