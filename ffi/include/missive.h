@@ -46,8 +46,8 @@
  *   operating system's generator (getrandom); a MissiveRng supplies your own callback. A
  *   failing generator fails the call (MISSIVE_ERROR_RNG_FAILED) and nothing made from it
  *   is returned. Time is always passed in (now_ms); missive reads no clock.
- * - Threads: missive has no global state. Each family's comment says what may run at
- *   once; in short: setters need exclusive access to their handle, everything else only
+ * - Threads: missive has no global state. Each handle type's comment (and each
+ *   operation's) says what may run at once; in short: setters need exclusive access to their handle, everything else only
  *   reads its inputs, so calls may run on many threads at once, except that two
  *   operations on the same peer's (or sender-key) records must not (their change sets
  *   would both start from the same state).
@@ -261,33 +261,59 @@ typedef uint32_t MissiveIdentityChange;
 // to store (and the one it replaced), our one-time prekey to delete, the Kyber prekey use
 // to record, the new sender-key records. Persist all of it in one transaction, or none
 // of it (then the operation simply did not happen: retry it). Wiped when freed.
+//
+// Thread safety: immutable once made; any number of threads may use it at once.
+// Its `_free` must not run while another call uses it.
 typedef struct MissiveChanges MissiveChanges;
 
 // A decrypted 1:1 message: the plaintext, the sender's identity, what the message did to
 // the stored identity, and whether it set up a new session. Needed, besides, to process
 // a group distribution message that it delivered. The plaintext is wiped when freed.
+//
+// Thread safety: immutable once made; any number of threads may use it at once.
+// Its `_free` must not run while another call uses it.
 typedef struct MissiveDecrypted MissiveDecrypted;
 
 // One device: our identity key pair, registration id and address, and the
 // configuration of every operation. Holds a copy of the identity (wiped when freed).
+//
+// Thread safety: the `missive_device_set_*` functions need exclusive access (no other
+// call may use the device meanwhile); operations only read the device, so any number of
+// threads may run operations with one device at once. Its `_free` must not run while
+// another call uses it.
 typedef struct MissiveDevice MissiveDevice;
 
 // The safety number of our identity and a peer's.
+//
+// Thread safety: immutable once made; any number of threads may use it at once.
+// Its `_free` must not run while another call uses it.
 typedef struct MissiveFingerprint MissiveFingerprint;
 
 // Our identity key pair (the private key inside). Wiped when freed.
+//
+// Thread safety: immutable once made; any number of threads may use it at once.
+// Its `_free` must not run while another call uses it.
 typedef struct MissiveIdentityKeyPair MissiveIdentityKeyPair;
 
 // A Kyber1024 prekey with its secret key and signature, one-time or last-resort. Wiped
 // when freed.
+//
+// Thread safety: immutable once made; any number of threads may use it at once.
+// Its `_free` must not run while another call uses it.
 typedef struct MissiveKyberPreKeyRecord MissiveKyberPreKeyRecord;
 
 // A peer's published prekey bundle: with a Kyber prekey it starts a v4 (PQXDH) session,
 // without one a v3 (X3DH) session (legacy entry point only). Signatures are checked when
 // it is processed.
+//
+// Thread safety: immutable once made; any number of threads may use it at once.
+// Its `_free` must not run while another call uses it.
 typedef struct MissivePreKeyBundle MissivePreKeyBundle;
 
 // A one-time EC prekey with its private key. Wiped when freed.
+//
+// Thread safety: immutable once made; any number of threads may use it at once.
+// Its `_free` must not run while another call uses it.
 typedef struct MissivePreKeyRecord MissivePreKeyRecord;
 
 // The records one operation may read, as the caller loaded them: session records and
@@ -295,19 +321,36 @@ typedef struct MissivePreKeyRecord MissivePreKeyRecord;
 // prekeys by id, and whether a Kyber triple was used. Everything is parsed when it is
 // put in, so a damaged stored record is reported there, not as a bad message. Wiped when
 // freed.
+//
+// Thread safety: the `missive_records_set_*`, `_add_*` and `_apply` functions need
+// exclusive access. Operations (`missive_session_*`, `missive_group_*`) only read their
+// device and records, so any number may run at once, on any threads, with one condition
+// that no library can check: never two at once on the same peer's session (or the same
+// sender-key record), since both change sets would start from the same state and
+// persisting both would lose one. Serialize operations per peer, as any Signal store
+// must. Its `_free` must not run while another call uses it.
 typedef struct MissiveRecords MissiveRecords;
 
 // A parsed session record, to ask about a session (is there one to send on?) without an
 // operation. Wiped when freed.
+//
+// Thread safety: immutable once made; any number of threads may use it at once.
+// Its `_free` must not run while another call uses it.
 typedef struct MissiveSessionRecord MissiveSessionRecord;
 
 // A signed EC prekey with its private key and signature. Wiped when freed.
+//
+// Thread safety: immutable once made; any number of threads may use it at once.
+// Its `_free` must not run while another call uses it.
 typedef struct MissiveSignedPreKeyRecord MissiveSignedPreKeyRecord;
 
 // Bytes owned by the library and lent to the caller: free them with
 // `missive_buffer_free` (which wipes them first), exactly once. `data` is NULL when
 // `len` is 0. The caller may read and copy the bytes, but must not free them with
 // `free()` or change `data` or `len`.
+//
+// Thread safety: plain memory; `missive_buffer_free` must not run while anything reads
+// it.
 typedef struct MissiveBuffer {
     // The bytes; NULL for an empty buffer.
     uint8_t *data;
@@ -715,6 +758,8 @@ void missive_fingerprint_free(struct MissiveFingerprint **fingerprint);
 // empty). `records` must hold our own sender-key record for `distribution_id`. `rng`:
 // NULL for the OS generator.
 //
+// Thread safety: an operation; see `MissiveRecords`.
+//
 // # Safety
 // Pointers as documented in the header's conventions.
 MissiveStatus missive_group_create_distribution(const struct MissiveDevice *device,
@@ -730,6 +775,8 @@ MissiveStatus missive_group_create_distribution(const struct MissiveDevice *devi
 // message in `*message` (library-owned): send it only to the members that remain.
 // `records` must hold our own sender-key record for `distribution_id`. `rng`: NULL for
 // the OS generator.
+//
+// Thread safety: an operation; see `MissiveRecords`.
 //
 // # Safety
 // Pointers as documented in the header's conventions.
@@ -748,6 +795,8 @@ MissiveStatus missive_group_rotate(const struct MissiveDevice *device,
 // sender, the message's distribution id). A distribution message under our own address
 // is refused (`MISSIVE_ERROR_INVALID_ARGUMENT`).
 //
+// Thread safety: an operation; see `MissiveRecords`.
+//
 // # Safety
 // Pointers as documented in the header's conventions.
 MissiveStatus missive_group_process_distribution(const struct MissiveDevice *device,
@@ -762,6 +811,8 @@ MissiveStatus missive_group_process_distribution(const struct MissiveDevice *dev
 // own sender-key record for `distribution_id`; without a chain of ours it fails with
 // `MISSIVE_ERROR_INVALID_STATE` (create a distribution message first). `rng`: NULL for
 // the OS generator.
+//
+// Thread safety: an operation; see `MissiveRecords`.
 //
 // # Safety
 // Pointers as documented in the header's conventions.
@@ -778,6 +829,8 @@ MissiveStatus missive_group_encrypt(const struct MissiveDevice *device,
 // Decrypts a group message (borrowed) from `sender`: `*plaintext` (library-owned) and
 // `*changes`. `records` must hold the sender-key record of (`sender`, the message's
 // distribution id). Decryption errors are collapsed (see `MissiveStatus`).
+//
+// Thread safety: an operation; see `MissiveRecords`.
 //
 // # Safety
 // Pointers as documented in the header's conventions.
@@ -797,6 +850,8 @@ MissiveStatus missive_group_decrypt(const struct MissiveDevice *device,
 // sender-key record of each (sender, distribution id). Returns `MISSIVE_OK` when the
 // batch ran, whatever the messages' own statuses; on any other status the results hold
 // no plaintexts. Free each result's plaintext with `missive_buffer_free`.
+//
+// Thread safety: an operation; see `MissiveRecords`.
 //
 // # Safety
 // Pointers as documented in the header's conventions; `messages` and `results` point
@@ -1158,6 +1213,8 @@ void missive_records_free(struct MissiveRecords **records);
 // without a Kyber prekey is refused (`MISSIVE_ERROR_LEGACY_REFUSED`). `rng`: NULL for
 // the OS generator.
 //
+// Thread safety: an operation; see `MissiveRecords`.
+//
 // # Safety
 // Pointers as documented in the header's conventions.
 MissiveStatus missive_session_process_bundle(const struct MissiveDevice *device,
@@ -1172,6 +1229,8 @@ MissiveStatus missive_session_process_bundle(const struct MissiveDevice *device,
 // As `missive_session_process_bundle`, for a legacy peer: an X3DH (v3) session from a
 // bundle without a Kyber prekey (no post-quantum protection). A bundle with a Kyber
 // prekey is refused (`MISSIVE_ERROR_INVALID_ARGUMENT`).
+//
+// Thread safety: an operation; see `MissiveRecords`.
 //
 // # Safety
 // Pointers as documented in the header's conventions.
@@ -1189,6 +1248,8 @@ MissiveStatus missive_session_process_legacy_bundle(const struct MissiveDevice *
 // `MISSIVE_MESSAGE_PREKEY` (until the peer first answers) or `MISSIVE_MESSAGE_WHISPER`,
 // `*message` the bytes to send (library-owned), `*changes` the writes. `now_ms`: the
 // caller's clock (an unanswered session expires). `rng`: NULL for the OS generator.
+//
+// Thread safety: an operation; see `MissiveRecords`.
 //
 // # Safety
 // Pointers as documented in the header's conventions.
@@ -1211,6 +1272,8 @@ MissiveStatus missive_session_encrypt(const struct MissiveDevice *device,
 // failure changes nothing: the same records can be used again. `rng`: NULL for the OS
 // generator.
 //
+// Thread safety: an operation; see `MissiveRecords`.
+//
 // # Safety
 // Pointers as documented in the header's conventions.
 MissiveStatus missive_session_decrypt(const struct MissiveDevice *device,
@@ -1226,6 +1289,8 @@ MissiveStatus missive_session_decrypt(const struct MissiveDevice *device,
 // Archives the current session with `remote` (a session reset): the next message to it
 // needs a new bundle; late messages on the old session still decrypt. `records` must
 // hold `remote`'s session record.
+//
+// Thread safety: an operation; see `MissiveRecords`.
 //
 // # Safety
 // Pointers as documented in the header's conventions.

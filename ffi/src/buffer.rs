@@ -10,6 +10,9 @@ use crate::status::MissiveStatus::*;
 /// `missive_buffer_free` (which wipes them first), exactly once. `data` is NULL when
 /// `len` is 0. The caller may read and copy the bytes, but must not free them with
 /// `free()` or change `data` or `len`.
+///
+/// Thread safety: plain memory; `missive_buffer_free` must not run while anything reads
+/// it.
 #[repr(C)]
 #[derive(Debug)]
 pub struct MissiveBuffer {

@@ -22,6 +22,9 @@ use crate::status::MissiveStatus;
 /// A peer's published prekey bundle: with a Kyber prekey it starts a v4 (PQXDH) session,
 /// without one a v3 (X3DH) session (legacy entry point only). Signatures are checked when
 /// it is processed.
+///
+/// Thread safety: immutable once made; any number of threads may use it at once.
+/// Its `_free` must not run while another call uses it.
 pub struct MissivePreKeyBundle {
     pub(crate) inner: PreKeyBundle,
 }

@@ -20,6 +20,9 @@ use crate::{MISSIVE_DISTRIBUTION_ID_LEN, MISSIVE_PUBLIC_KEY_LEN};
 /// to store (and the one it replaced), our one-time prekey to delete, the Kyber prekey use
 /// to record, the new sender-key records. Persist all of it in one transaction, or none
 /// of it (then the operation simply did not happen: retry it). Wiped when freed.
+///
+/// Thread safety: immutable once made; any number of threads may use it at once.
+/// Its `_free` must not run while another call uses it.
 #[derive(Default)]
 pub struct MissiveChanges {
     pub(crate) session: Option<(ProtocolAddress, Box<SessionRecord>)>,

@@ -22,6 +22,11 @@ pub const MISSIVE_RECEIVE_REQUIRE_APPROVAL: u32 = 1;
 
 /// One device: our identity key pair, registration id and address, and the
 /// configuration of every operation. Holds a copy of the identity (wiped when freed).
+///
+/// Thread safety: the `missive_device_set_*` functions need exclusive access (no other
+/// call may use the device meanwhile); operations only read the device, so any number of
+/// threads may run operations with one device at once. Its `_free` must not run while
+/// another call uses it.
 pub struct MissiveDevice {
     pub(crate) address: ProtocolAddress,
     pub(crate) identity: IdentityKeyPair,

@@ -14,6 +14,9 @@ use crate::buffer::{MissiveBuffer, out_buffer};
 use crate::status::MissiveStatus::{self, *};
 
 /// The safety number of our identity and a peer's.
+///
+/// Thread safety: immutable once made; any number of threads may use it at once.
+/// Its `_free` must not run while another call uses it.
 pub struct MissiveFingerprint {
     pub(crate) inner: Fingerprint,
 }

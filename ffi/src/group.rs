@@ -63,6 +63,8 @@ pub struct MissiveGroupResult {
 /// empty). `records` must hold our own sender-key record for `distribution_id`. `rng`:
 /// NULL for the OS generator.
 ///
+/// Thread safety: an operation; see `MissiveRecords`.
+///
 /// # Safety
 /// Pointers as documented in the header's conventions.
 #[unsafe(no_mangle)]
@@ -95,6 +97,8 @@ pub unsafe extern "C" fn missive_group_create_distribution(
 /// message in `*message` (library-owned): send it only to the members that remain.
 /// `records` must hold our own sender-key record for `distribution_id`. `rng`: NULL for
 /// the OS generator.
+///
+/// Thread safety: an operation; see `MissiveRecords`.
 ///
 /// # Safety
 /// Pointers as documented in the header's conventions.
@@ -173,6 +177,8 @@ unsafe fn distribution(
 /// sender, the message's distribution id). A distribution message under our own address
 /// is refused (`MISSIVE_ERROR_INVALID_ARGUMENT`).
 ///
+/// Thread safety: an operation; see `MissiveRecords`.
+///
 /// # Safety
 /// Pointers as documented in the header's conventions.
 #[unsafe(no_mangle)]
@@ -215,6 +221,8 @@ pub unsafe extern "C" fn missive_group_process_distribution(
 /// own sender-key record for `distribution_id`; without a chain of ours it fails with
 /// `MISSIVE_ERROR_INVALID_STATE` (create a distribution message first). `rng`: NULL for
 /// the OS generator.
+///
+/// Thread safety: an operation; see `MissiveRecords`.
 ///
 /// # Safety
 /// Pointers as documented in the header's conventions.
@@ -259,6 +267,8 @@ pub unsafe extern "C" fn missive_group_encrypt(
 /// `*changes`. `records` must hold the sender-key record of (`sender`, the message's
 /// distribution id). Decryption errors are collapsed (see `MissiveStatus`).
 ///
+/// Thread safety: an operation; see `MissiveRecords`.
+///
 /// # Safety
 /// Pointers as documented in the header's conventions.
 #[unsafe(no_mangle)]
@@ -301,6 +311,8 @@ pub unsafe extern "C" fn missive_group_decrypt(
 /// sender-key record of each (sender, distribution id). Returns `MISSIVE_OK` when the
 /// batch ran, whatever the messages' own statuses; on any other status the results hold
 /// no plaintexts. Free each result's plaintext with `missive_buffer_free`.
+///
+/// Thread safety: an operation; see `MissiveRecords`.
 ///
 /// # Safety
 /// Pointers as documented in the header's conventions; `messages` and `results` point

@@ -19,22 +19,34 @@ use crate::status::MissiveStatus;
 use crate::{MISSIVE_PUBLIC_KEY_LEN, MISSIVE_SIGNATURE_LEN};
 
 /// Our identity key pair (the private key inside). Wiped when freed.
+///
+/// Thread safety: immutable once made; any number of threads may use it at once.
+/// Its `_free` must not run while another call uses it.
 pub struct MissiveIdentityKeyPair {
     pub(crate) inner: IdentityKeyPair,
 }
 
 /// A one-time EC prekey with its private key. Wiped when freed.
+///
+/// Thread safety: immutable once made; any number of threads may use it at once.
+/// Its `_free` must not run while another call uses it.
 pub struct MissivePreKeyRecord {
     pub(crate) inner: PreKeyRecord,
 }
 
 /// A signed EC prekey with its private key and signature. Wiped when freed.
+///
+/// Thread safety: immutable once made; any number of threads may use it at once.
+/// Its `_free` must not run while another call uses it.
 pub struct MissiveSignedPreKeyRecord {
     pub(crate) inner: SignedPreKeyRecord,
 }
 
 /// A Kyber1024 prekey with its secret key and signature, one-time or last-resort. Wiped
 /// when freed.
+///
+/// Thread safety: immutable once made; any number of threads may use it at once.
+/// Its `_free` must not run while another call uses it.
 pub struct MissiveKyberPreKeyRecord {
     pub(crate) inner: KyberPreKeyRecord,
 }

@@ -38,6 +38,14 @@ use crate::status::MissiveStatus;
 /// prekeys by id, and whether a Kyber triple was used. Everything is parsed when it is
 /// put in, so a damaged stored record is reported there, not as a bad message. Wiped when
 /// freed.
+///
+/// Thread safety: the `missive_records_set_*`, `_add_*` and `_apply` functions need
+/// exclusive access. Operations (`missive_session_*`, `missive_group_*`) only read their
+/// device and records, so any number may run at once, on any threads, with one condition
+/// that no library can check: never two at once on the same peer's session (or the same
+/// sender-key record), since both change sets would start from the same state and
+/// persisting both would lose one. Serialize operations per peer, as any Signal store
+/// must. Its `_free` must not run while another call uses it.
 // Records are boxed so that the maps move pointers, never key bytes.
 #[derive(Default)]
 pub struct MissiveRecords {

@@ -29,6 +29,9 @@ use crate::{MISSIVE_MESSAGE_PREKEY, MISSIVE_MESSAGE_WHISPER, MISSIVE_PUBLIC_KEY_
 /// A decrypted 1:1 message: the plaintext, the sender's identity, what the message did to
 /// the stored identity, and whether it set up a new session. Needed, besides, to process
 /// a group distribution message that it delivered. The plaintext is wiped when freed.
+///
+/// Thread safety: immutable once made; any number of threads may use it at once.
+/// Its `_free` must not run while another call uses it.
 pub struct MissiveDecrypted {
     pub(crate) inner: Decrypted,
 }
@@ -41,6 +44,9 @@ impl Drop for MissiveDecrypted {
 
 /// A parsed session record, to ask about a session (is there one to send on?) without an
 /// operation. Wiped when freed.
+///
+/// Thread safety: immutable once made; any number of threads may use it at once.
+/// Its `_free` must not run while another call uses it.
 pub struct MissiveSessionRecord {
     pub(crate) inner: SessionRecord,
 }
@@ -95,6 +101,8 @@ fn hand_out(slot: &mut *mut MissiveChanges, changes: MissiveChanges) {
 /// without a Kyber prekey is refused (`MISSIVE_ERROR_LEGACY_REFUSED`). `rng`: NULL for
 /// the OS generator.
 ///
+/// Thread safety: an operation; see `MissiveRecords`.
+///
 /// # Safety
 /// Pointers as documented in the header's conventions.
 #[unsafe(no_mangle)]
@@ -127,6 +135,8 @@ pub unsafe extern "C" fn missive_session_process_bundle(
 /// As `missive_session_process_bundle`, for a legacy peer: an X3DH (v3) session from a
 /// bundle without a Kyber prekey (no post-quantum protection). A bundle with a Kyber
 /// prekey is refused (`MISSIVE_ERROR_INVALID_ARGUMENT`).
+///
+/// Thread safety: an operation; see `MissiveRecords`.
 ///
 /// # Safety
 /// Pointers as documented in the header's conventions.
@@ -215,6 +225,8 @@ unsafe fn process_bundle(
 /// `*message` the bytes to send (library-owned), `*changes` the writes. `now_ms`: the
 /// caller's clock (an unanswered session expires). `rng`: NULL for the OS generator.
 ///
+/// Thread safety: an operation; see `MissiveRecords`.
+///
 /// # Safety
 /// Pointers as documented in the header's conventions.
 #[unsafe(no_mangle)]
@@ -269,6 +281,8 @@ pub unsafe extern "C" fn missive_session_encrypt(
 /// failure changes nothing: the same records can be used again. `rng`: NULL for the OS
 /// generator.
 ///
+/// Thread safety: an operation; see `MissiveRecords`.
+///
 /// # Safety
 /// Pointers as documented in the header's conventions.
 #[unsafe(no_mangle)]
@@ -316,6 +330,8 @@ pub unsafe extern "C" fn missive_session_decrypt(
 /// Archives the current session with `remote` (a session reset): the next message to it
 /// needs a new bundle; late messages on the old session still decrypt. `records` must
 /// hold `remote`'s session record.
+///
+/// Thread safety: an operation; see `MissiveRecords`.
 ///
 /// # Safety
 /// Pointers as documented in the header's conventions.

@@ -651,6 +651,44 @@ static void reset_and_expiry(void) {
     party_free(&bob);
 }
 
+/* The archive keeps what the device says: three sessions in turn, one archived. */
+static void archive_size(void) {
+    Party alice, bob;
+    party_init(&alice, ALICE, 1, 1111);
+    party_init(&bob, BOB, 1, 2222);
+    CHECK_OK(missive_device_set_max_archived_sessions(alice.device, 1));
+    for (int i = 0; i < 3; i++) {
+        MissivePreKeyBundle *bundle = party_publish(&bob, 1, 1, 0);
+        party_start_session(&alice, &bob, bundle);
+        missive_pre_key_bundle_free(&bundle);
+    }
+    char key[DB_KEY];
+    size_t len, archived;
+    key_of_address(key, "session", &bob.address);
+    const uint8_t *bytes = db_get(&alice.db, key, &len);
+    MissiveSessionRecord *rec = NULL;
+    CHECK_OK(missive_session_record_deserialize(bytes, len, &rec));
+    CHECK_OK(missive_session_record_archived_count(rec, &archived));
+    CHECK(archived == 1);
+    missive_session_record_free(&rec);
+    /* With the default (40), the same three sessions leave two archived. */
+    Party carol;
+    party_init(&carol, "carol", 1, 3333);
+    for (int i = 0; i < 3; i++) {
+        MissivePreKeyBundle *bundle = party_publish(&bob, 1, 1, 0);
+        party_start_session(&carol, &bob, bundle);
+        missive_pre_key_bundle_free(&bundle);
+    }
+    bytes = db_get(&carol.db, key, &len);
+    CHECK_OK(missive_session_record_deserialize(bytes, len, &rec));
+    CHECK_OK(missive_session_record_archived_count(rec, &archived));
+    CHECK(archived == 2);
+    missive_session_record_free(&rec);
+    party_free(&carol);
+    party_free(&alice);
+    party_free(&bob);
+}
+
 /* An app that keeps one MissiveRecords as a cache applies each committed change set. */
 static void cached_records(void) {
     Party alice, bob;
@@ -692,6 +730,7 @@ int main(void) {
     identity_changes();
     legacy_v3();
     reset_and_expiry();
+    archive_size();
     cached_records();
     support_done("test_session");
     return 0;
