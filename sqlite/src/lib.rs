@@ -179,7 +179,8 @@ impl Options {
         identity: IdentityKeyPair,
         registration_id: u32,
     ) -> Result<SqliteStore, Error> {
-        let mut conn = connect(path.as_ref(), self.vfs.as_deref(), true)?;
+        let path = path.as_ref();
+        let mut conn = connect(path, self.vfs.as_deref(), true)?;
         schema::migrate(&mut conn)?;
         let mut rng = UnwrapErr(getrandom::SysRng);
         let tx = Transaction::new(&mut conn, rusqlite::TransactionBehavior::Immediate)?;
@@ -220,6 +221,8 @@ impl Options {
             sender_keys: Cache::new(self.cache_capacity),
             rng,
             rotation_batch: self.rotation_batch,
+            path: path.to_path_buf(),
+            vfs: self.vfs,
         })
     }
 
@@ -287,6 +290,8 @@ impl Options {
             sender_keys: Cache::new(self.cache_capacity),
             rng,
             rotation_batch: self.rotation_batch,
+            path: path.to_path_buf(),
+            vfs: self.vfs,
         })
     }
 }
@@ -306,6 +311,8 @@ pub struct SqliteStore {
     sender_keys: Cache<(ProtocolAddress, DistributionId), SenderKeyRecord>,
     rng: OsRng,
     rotation_batch: usize,
+    path: std::path::PathBuf,
+    vfs: Option<String>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -679,6 +686,25 @@ impl SqliteStore {
     /// The id of the storage key the database is under.
     pub fn key_id(&self) -> u32 {
         self.key.id()
+    }
+
+    /// Closes the database and opens it again with the same key, as a restarted app
+    /// would: the cache is emptied, every record is read from the file again. For tests
+    /// (a restart without a new process).
+    pub fn reopen(&mut self) -> Result<(), Error> {
+        let placeholder = Connection::open_in_memory()?;
+        let old = std::mem::replace(&mut self.conn, placeholder);
+        old.close().map_err(|(_, e)| Error::Sqlite(e))?;
+        self.sessions.clear();
+        self.sender_keys.clear();
+        let mut conn = connect(&self.path, self.vfs.as_deref(), false)?;
+        schema::migrate(&mut conn)?;
+        check_key(&conn, &self.key, "key_check")?;
+        let (identity, registration_id) = load_local_identity(&conn, &self.key)?;
+        self.conn = conn;
+        self.identity = identity;
+        self.registration_id = registration_id;
+        Ok(())
     }
 
     /// Re-encrypts every record under `new` (a batch of rows per transaction) and makes
@@ -1389,7 +1415,7 @@ impl SqliteStore {
             .prepare_cached(
                 "SELECT 1 FROM kyber_used WHERE kyber_id = ?1 AND signed_id = ?2 AND base_key = ?3",
             )?
-            .exists(params![id.0, signed.0, base_key.serialize().as_slice()])?)
+            .exists(params![id.0, signed.0, base_key.u_bytes().as_slice()])?)
     }
 
     fn apply_and_write(&mut self, parts: missive::store::ChangeSetParts) -> Result<(), Error> {
@@ -1485,7 +1511,7 @@ impl SqliteStore {
                 .execute(params![
                     u.id.0,
                     u.signed_pre_key_id.0,
-                    u.base_key.serialize().as_slice()
+                    u.base_key.u_bytes().as_slice()
                 ])?;
             } else {
                 tx.prepare_cached("DELETE FROM kyber_pre_keys WHERE id = ?1")?
