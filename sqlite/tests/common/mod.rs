@@ -113,11 +113,11 @@ pub fn text(i: usize) -> Vec<u8> {
 /// several chains, SPQR keys), a session reset with archived sessions, and group
 /// messages (distribution over 1:1, out-of-order group messages). `step` runs after
 /// every operation, with the number of operations so far.
-pub fn scripted_conversation<S: TestStore>(
-    alice: &mut Device<S>,
-    bob: &mut Device<S>,
+pub fn scripted_conversation<SA: TestStore, SB: TestStore>(
+    alice: &mut Device<SA>,
+    bob: &mut Device<SB>,
     rng: &mut ChaCha20Rng,
-    step: &mut dyn FnMut(&mut Device<S>, &mut Device<S>),
+    step: &mut dyn FnMut(&mut Device<SA>, &mut Device<SB>),
 ) {
     let (a, b) = (alice.address().clone(), bob.address().clone());
     let mut n = 0;
