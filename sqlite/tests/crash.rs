@@ -324,7 +324,7 @@ fn plan(w: &mut World, life: usize, rng: &mut ChaCha20Rng, last: bool) -> Vec<Cm
                 plaintext: text(w),
             });
         } else if roll < 50 {
-            let alice = rng.next_u32() % 2 == 0;
+            let alice = rng.next_u32().is_multiple_of(2);
             cmds.push(Cmd::Send {
                 alice,
                 group: true,
@@ -332,7 +332,7 @@ fn plan(w: &mut World, life: usize, rng: &mut ChaCha20Rng, last: bool) -> Vec<Cm
             });
         } else if roll < 85 && !pending.is_empty() {
             // Mostly the oldest first; sometimes any (late messages).
-            let pick = if rng.next_u32() % 3 == 0 {
+            let pick = if rng.next_u32().is_multiple_of(3) {
                 pending[rng.next_u32() as usize % pending.len()]
             } else {
                 pending[0]
