@@ -36,14 +36,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // An app takes the storage key from the OS keystore (Keychain, Android Keystore,
     // DPAPI, libsecret). The demo keeps it in a file beside the databases instead, which
     // defeats the purpose of encrypting them: do not do this in an app.
-    let key = storage_key(&dir.join("demo-storage-key"), &mut rng)?;
+    let key_bytes = storage_key(&dir.join("demo-storage-key"), &mut rng)?;
+    let key = || StorageKey::new(1, &key_bytes);
 
     let first_run = !dir.join("alice.db").exists();
     let (alice, bob) = if first_run {
         println!("first run: creating {}", dir.display());
         (
-            SqliteStore::create(dir.join("alice.db"), key(), IdentityKeyPair::generate(&mut rng), 1111)?,
-            SqliteStore::create(dir.join("bob.db"), key(), IdentityKeyPair::generate(&mut rng), 2222)?,
+            SqliteStore::create(
+                dir.join("alice.db"),
+                key(),
+                IdentityKeyPair::generate(&mut rng),
+                1111,
+            )?,
+            SqliteStore::create(
+                dir.join("bob.db"),
+                key(),
+                IdentityKeyPair::generate(&mut rng),
+                2222,
+            )?,
         )
     } else {
         println!("opening the databases in {}", dir.display());
@@ -58,9 +69,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if first_run {
         // Bob publishes a bundle (its keys are on disk before it is published); Alice
         // runs PQXDH.
-        let bundle = bob
-            .store_mut()
-            .generate_bundle(&BundleSpec::new(1).with_one_time_pre_key(), 1, now, &mut rng)?;
+        let bundle = bob.store_mut().generate_bundle(
+            &BundleSpec::new(1).with_one_time_pre_key(),
+            1,
+            now,
+            &mut rng,
+        )?;
         alice.process_prekey_bundle(&bob_at, &bundle, now, &mut rng)?;
         println!("alice: new session with bob (PQXDH)");
     } else {
@@ -78,18 +92,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // One exchange per run.
     let m = alice.encrypt(&bob_at, b"hello again, bob", now, &mut rng)?;
     let kind = match m.message_type() {
-        CiphertextMessageType::PreKey => "prekey message (a new session)",
-        _ => "ordinary message (the session goes on)",
+        CiphertextMessageType::PreKey => "a prekey message (a new session)",
+        _ => "an ordinary message (the session goes on)",
     };
     let got = bob.decrypt(&alice_at, m.message_type(), m.serialize(), &mut rng)?;
     println!(
-        "bob received a {kind}: {:?} (identity {:?})",
+        "bob received {kind}: {:?} (identity {:?})",
         String::from_utf8_lossy(&got.plaintext),
         got.identity_change
     );
     let r = bob.encrypt(&alice_at, b"hi alice, still here", now, &mut rng)?;
     let got = alice.decrypt(&bob_at, r.message_type(), r.serialize(), &mut rng)?;
-    println!("alice received: {:?}", String::from_utf8_lossy(&got.plaintext));
+    println!(
+        "alice received: {:?}",
+        String::from_utf8_lossy(&got.plaintext)
+    );
 
     bob.store().verify()?;
     alice.store().verify()?;
@@ -101,10 +118,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// The demo's storage key: 32 random bytes, made on the first run.
-fn storage_key(
-    path: &Path,
-    rng: &mut impl Rng,
-) -> Result<impl Fn() -> StorageKey, Box<dyn std::error::Error>> {
+fn storage_key(path: &Path, rng: &mut impl Rng) -> Result<[u8; 32], Box<dyn std::error::Error>> {
     let bytes: [u8; 32] = match std::fs::read(path) {
         Ok(b) => b.as_slice().try_into().map_err(|_| "bad demo key file")?,
         Err(_) => {
@@ -114,5 +128,5 @@ fn storage_key(
             k
         }
     };
-    Ok(move || StorageKey::new(1, &bytes))
+    Ok(bytes)
 }
