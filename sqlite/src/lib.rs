@@ -1,6 +1,6 @@
 //! # missive-sqlite
 //!
-//! The durable store for [missive](missive): a [`ProtocolStore`] on SQLite with every
+//! The durable store for [`missive`]: a [`ProtocolStore`] on SQLite with every
 //! record encrypted at rest, that loses nothing when the process dies.
 //!
 //! * **One transaction per protocol operation.** [`ProtocolStore::commit`] writes the
@@ -1343,6 +1343,23 @@ impl SqliteStore {
     // ---- commit ----------------------------------------------------------------------
 
     fn try_commit(&mut self, changes: ChangeSet) -> Result<(), Error> {
+        let session_addr = changes.session().map(|(a, _)| a.clone());
+        let sender_key_id = changes.sender_key().map(|(a, d, _)| (a.clone(), d));
+        let result = self.commit_parts(changes);
+        if result.is_err() {
+            // The cache may hold a record read for this commit, or changed by it before
+            // the transaction failed: the database, unchanged, is the truth.
+            if let Some(a) = &session_addr {
+                self.sessions.remove(a);
+            }
+            if let Some(k) = &sender_key_id {
+                self.sender_keys.remove(k);
+            }
+        }
+        result
+    }
+
+    fn commit_parts(&mut self, changes: ChangeSet) -> Result<(), Error> {
         let parts = changes.into_parts();
         // 1. Bring the records the set changes into the cache.
         if let Some((addr, _)) = &parts.session
@@ -1387,21 +1404,9 @@ impl SqliteStore {
         if !(session_ok && sender_key_ok && pre_key_ok && kyber_ok) {
             return Err(Error::Conflict);
         }
-        // 3. Seal the rows, apply to the cached records, write in one transaction. If
-        // the transaction fails, the cached records are dropped (the database is the
-        // truth, and it is as it was).
-        let session_addr = parts.session.as_ref().map(|(a, _)| a.clone());
-        let sender_key_id = parts.sender_key.as_ref().map(|(a, d, _)| (a.clone(), *d));
-        let result = self.apply_and_write(parts);
-        if result.is_err() {
-            if let Some(a) = &session_addr {
-                self.sessions.remove(a);
-            }
-            if let Some(k) = &sender_key_id {
-                self.sender_keys.remove(k);
-            }
-        }
-        result
+        // 3. Seal the rows, apply to the cached records, write in one transaction (if it
+        // fails, `try_commit` drops the cached records).
+        self.apply_and_write(parts)
     }
 
     fn triple_used(
