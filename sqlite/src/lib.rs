@@ -647,6 +647,17 @@ pub struct Verified {
     pub sessions: usize,
 }
 
+/// A stored key read from its row: boxed, so that the vector of rows can grow without
+/// leaving key bytes in the blocks it frees.
+struct BoxedKey(Box<Zeroizing<[u8; 32]>>);
+
+impl std::ops::Deref for BoxedKey {
+    type Target = [u8; 32];
+    fn deref(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
 /// A row write of a commit, sealed before the transaction starts.
 enum RowOp {
     InsertKey {
@@ -964,11 +975,15 @@ impl SqliteStore {
             })?;
             let kname = RecordName::stored_key(address, &chain, n);
             let plain = open_record(&self.key, RecordKind::SessionStoredKey, &kname, &env)?;
-            let key: [u8; 32] = plain.as_slice().try_into().map_err(|_| Error::Malformed {
-                kind: RecordKind::SessionStoredKey,
-                error: missive::DecodeError::BadLength,
-            })?;
-            keys.push((chain, n, Zeroizing::new(key)));
+            let mut key = BoxedKey(Box::new(Zeroizing::new([0u8; 32])));
+            if plain.len() != 32 {
+                return Err(Error::Malformed {
+                    kind: RecordKind::SessionStoredKey,
+                    error: missive::DecodeError::BadLength,
+                });
+            }
+            key.0.copy_from_slice(&plain);
+            keys.push((chain, n, key));
         }
         let rec = SessionRecord::from_parts(
             head.as_deref().map(|h| h.as_slice()),
