@@ -403,14 +403,27 @@ impl SessionRecord {
 
     /// The versioned serialization (contains secrets: zeroized on drop).
     pub fn serialize(&self) -> Zeroizing<Vec<u8>> {
+        self.serialize_sessions(true)
+    }
+
+    /// The archived sessions alone, in the record encoding (a record with no current
+    /// session): what a store that keeps the current session apart writes when a change
+    /// [replaces the current session](SessionChange::replaces_current). Read back with
+    /// [`SessionRecord::from_parts`].
+    pub fn serialize_archive(&self) -> Zeroizing<Vec<u8>> {
+        self.serialize_sessions(false)
+    }
+
+    fn serialize_sessions(&self, with_current: bool) -> Zeroizing<Vec<u8>> {
+        let current = self.current.as_ref().filter(|_| with_current);
         // Sized up front: a buffer that grows leaves a copy of its secrets behind.
-        let states = self.current.iter().chain(self.previous.iter());
+        let states = current.into_iter().chain(self.previous.iter());
         let bound = 16
             + states
                 .map(|s| state_len_bound(s) + FIELD_HEAD)
                 .sum::<usize>();
         write_record(bound, |out| {
-            if let Some(s) = &self.current {
+            if let Some(s) = current {
                 put_nested_sized(out, 1, state_len_bound(s), |o| encode_state(s, o));
             }
             for s in &self.previous {
@@ -433,6 +446,98 @@ impl SessionRecord {
         let mut out = Zeroizing::new(Vec::with_capacity(bound));
         encode_parts(&s.head, &empty, &mut out);
         Some(out)
+    }
+
+    /// Every stored key of the current session as a row (chain, message counter or SPQR
+    /// index, key), in ascending order per chain: what a store that keeps stored keys as
+    /// rows writes when a change replaces the current session. The keys are secrets: keep
+    /// them encrypted at rest.
+    pub fn current_stored_keys(&self) -> impl Iterator<Item = (KeyChain, u32, &[u8; 32])> + '_ {
+        let keys = self.current.as_deref().map(|s| &s.keys);
+        let ratchet = keys.into_iter().flat_map(|k| {
+            k.chains
+                .iter()
+                .flat_map(|(c, s)| s.iter().map(move |e| (KeyChain::Ratchet(*c), e.n, &e.key)))
+        });
+        let spqr = keys
+            .into_iter()
+            .flat_map(|k| k.spqr.iter().map(|e| (KeyChain::PostQuantum, e.n, &e.key)));
+        ratchet.chain(spqr)
+    }
+
+    /// Rebuilds a record from the parts a store keeps apart: the current session's head
+    /// ([`SessionRecord::serialize_current_head`]; `None` when there is no current
+    /// session), its stored keys as rows ([`SessionRecord::current_stored_keys`], each
+    /// chain's rows in ascending order) and the archive
+    /// ([`SessionRecord::serialize_archive`]; `None` for no archived session).
+    ///
+    /// As strict as [`SessionRecord::deserialize`]: a row of a chain the head does not
+    /// have, out of order, beyond a bound or ahead of its chain, a head that carries
+    /// stored keys itself, or an archive with a current session is refused.
+    pub fn from_parts<K: core::ops::Deref<Target = [u8; 32]>>(
+        head: Option<&[u8]>,
+        stored_keys: impl IntoIterator<Item = (KeyChain, u32, K)>,
+        archive: Option<&[u8]>,
+    ) -> Result<Self, DecodeError> {
+        let mut rec = match archive {
+            Some(bytes) => SessionRecord::deserialize(bytes)?,
+            None => SessionRecord::new(),
+        };
+        if rec.current.is_some() {
+            return Err(DecodeError::Malformed);
+        }
+        let mut rows = stored_keys.into_iter().peekable();
+        let Some(head) = head else {
+            return match rows.peek() {
+                Some(_) => Err(DecodeError::Malformed),
+                None => Ok(rec),
+            };
+        };
+        let state = decode_state(head)?;
+        if state.keys.len() > 0 {
+            return Err(DecodeError::Malformed);
+        }
+        let mut keys = StoredKeys::default();
+        for (chain, n, key) in rows {
+            let added = match chain {
+                KeyChain::Ratchet(k) => {
+                    if state.head.receivers.find(&k).is_none() {
+                        return Err(DecodeError::Malformed);
+                    }
+                    if keys.chain(&k).is_none() {
+                        keys.chains.push((k, SkippedKeys::new()));
+                    }
+                    match keys.chains.iter_mut().find(|(c, _)| *c == k) {
+                        Some((_, s)) if s.len() < MAX_SKIPPED_KEYS_PER_CHAIN => s.push(n, &key),
+                        Some(_) => return Err(DecodeError::BadLength),
+                        None => false,
+                    }
+                }
+                KeyChain::PostQuantum => {
+                    if state.head.spqr.is_none() {
+                        return Err(DecodeError::Malformed);
+                    }
+                    if keys.spqr.len() >= usize::from(u16::MAX) {
+                        return Err(DecodeError::BadLength);
+                    }
+                    keys.spqr.push(n, &key)
+                }
+            };
+            if !added {
+                return Err(DecodeError::Malformed);
+            }
+        }
+        // Every other invariant (keys behind their chain, inside the SPQR window) is the
+        // full state decoder's: encode the parts as one state and read it back.
+        let bound = head_len_bound(&state.head)
+            + 48 * keys.chains.iter().map(|(_, k)| k.len()).sum::<usize>()
+            + 36 * keys.spqr.len();
+        let mut whole = Zeroizing::new(Vec::with_capacity(bound));
+        encode_parts(&state.head, &keys, &mut whole);
+        drop(keys);
+        drop(state);
+        rec.current = Some(Box::new(decode_state(&whole)?));
+        Ok(rec)
     }
 
     /// Parses [`SessionRecord::serialize`]'s output.
@@ -737,4 +842,137 @@ fn decode_pending(bytes: &[u8]) -> Result<PendingPreKey, DecodeError> {
         kyber,
         timestamp: ts.ok_or(DecodeError::MissingField)?,
     })
+}
+
+#[cfg(test)]
+mod parts_tests {
+    //! [`SessionRecord::from_parts`]: the parts a row-wise store keeps give back the
+    //! record, and nothing else does.
+    extern crate std;
+
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+    use std::vec::Vec;
+
+    use super::*;
+    use crate::store::memory::{BundleSpec, InMemSignalProtocolStore};
+    use crate::{Device, IdentityKeyPair, ProtocolAddress, Timestamp};
+
+    const NOW: Timestamp = Timestamp::from_millis(1_750_000_000_000);
+
+    type Row = (KeyChain, u32, Zeroizing<[u8; 32]>);
+
+    /// Bob's record after three sessions with Alice, the last with messages skipped on
+    /// two receiving chains (Double Ratchet seeds and SPQR keys stored).
+    fn lived_record() -> SessionRecord {
+        let mut rng = ChaCha20Rng::seed_from_u64(5);
+        let store = |rng: &mut ChaCha20Rng, reg| {
+            InMemSignalProtocolStore::new(IdentityKeyPair::generate(rng), reg)
+        };
+        let mut alice = Device::new(ProtocolAddress::new("alice", 1), store(&mut rng, 1));
+        let mut bob = Device::new(ProtocolAddress::new("bob", 1), store(&mut rng, 2));
+        let (a, b) = (alice.address().clone(), bob.address().clone());
+        for id in 1..=3 {
+            let bundle = bob
+                .store_mut()
+                .generate_bundle(&BundleSpec::new(id), 1, NOW, &mut rng);
+            alice
+                .process_prekey_bundle(&b, &bundle, NOW, &mut rng)
+                .unwrap();
+            for round in 0..2 {
+                for i in 0..5u8 {
+                    let m = alice.encrypt(&b, &[i; 20], NOW, &mut rng).unwrap();
+                    if i % 2 == 1 || id < 3 || round == 1 {
+                        bob.decrypt(&a, m.message_type(), m.serialize(), &mut rng)
+                            .unwrap();
+                    }
+                }
+                let r = bob.encrypt(&a, b"r", NOW, &mut rng).unwrap();
+                alice
+                    .decrypt(&b, r.message_type(), r.serialize(), &mut rng)
+                    .unwrap();
+            }
+        }
+        let rec = bob.store().session_store.session(&a).unwrap().clone();
+        assert_eq!(rec.archived_count(), 2);
+        assert!(rec.stored_key_count() >= 4, "{}", rec.stored_key_count());
+        rec
+    }
+
+    fn rows(rec: &SessionRecord) -> Vec<Row> {
+        let mut v: Vec<Row> = rec
+            .current_stored_keys()
+            .map(|(c, n, k)| (c, n, Zeroizing::new(*k)))
+            .collect();
+        // A store returns rows in its own order: by chain encoding, then counter.
+        v.sort_by(|x, y| {
+            let key = |c: &KeyChain| crate::store::at_rest::chain_bytes(c);
+            key(&x.0).cmp(&key(&y.0)).then(x.1.cmp(&y.1))
+        });
+        v
+    }
+
+    #[test]
+    fn parts_give_back_the_record() {
+        let rec = lived_record();
+        let head = rec.serialize_current_head().unwrap();
+        let archive = rec.serialize_archive();
+        let back = SessionRecord::from_parts(Some(&head), rows(&rec), Some(&archive)).unwrap();
+        assert_eq!(*back.serialize(), *rec.serialize());
+        // Both chains kinds are there.
+        let r = rows(&rec);
+        assert!(r.iter().any(|x| x.0 == KeyChain::PostQuantum));
+        assert!(r.iter().any(|x| matches!(x.0, KeyChain::Ratchet(_))));
+        // No archive, no head.
+        let no_archive = SessionRecord::from_parts(Some(&head), rows(&rec), None).unwrap();
+        assert_eq!(no_archive.archived_count(), 0);
+        assert_eq!(no_archive.stored_key_count(), rec.stored_key_count());
+        let only_archive =
+            SessionRecord::from_parts(None, Vec::<Row>::new(), Some(&archive)).unwrap();
+        assert!(!only_archive.has_current_session());
+        assert_eq!(only_archive.archived_count(), 2);
+        // The archive encoding is a record with no current session.
+        let a = SessionRecord::deserialize(&archive).unwrap();
+        assert!(!a.has_current_session());
+    }
+
+    #[test]
+    fn parts_that_do_not_fit_are_refused() {
+        let rec = lived_record();
+        let head = rec.serialize_current_head().unwrap();
+        let archive = rec.serialize_archive();
+        let good = rows(&rec);
+        // Keys without a head.
+        assert!(SessionRecord::from_parts(None, rows(&rec), Some(&archive)).is_err());
+        // An archive that has a current session.
+        let whole = rec.serialize();
+        assert!(SessionRecord::from_parts(Some(&head), rows(&rec), Some(&whole)).is_err());
+        // A head that carries stored keys itself.
+        assert!(SessionRecord::from_parts(Some(&whole[..]), Vec::<Row>::new(), None).is_err());
+        // A row of a chain the head does not have.
+        let mut rng = ChaCha20Rng::seed_from_u64(6);
+        let stranger = *crate::crypto::KeyPair::generate(&mut rng).public_key();
+        let mut bad = rows(&rec);
+        bad.push((KeyChain::Ratchet(stranger), 1, Zeroizing::new([1; 32])));
+        assert!(SessionRecord::from_parts(Some(&head), bad, None).is_err());
+        // Out of order, duplicated, ahead of the chain.
+        let mut rev = rows(&rec);
+        rev.reverse();
+        assert!(SessionRecord::from_parts(Some(&head), rev, None).is_err());
+        let mut dup = rows(&rec);
+        let first = (dup[0].0, dup[0].1, Zeroizing::new(*dup[0].2));
+        dup.insert(1, first);
+        assert!(SessionRecord::from_parts(Some(&head), dup, None).is_err());
+        for i in 0..good.len() {
+            let mut ahead = rows(&rec);
+            ahead[i].1 = u32::MAX - 1;
+            let r = SessionRecord::from_parts(Some(&head), ahead, None);
+            // Only the last row of a chain can move up without breaking the order; the
+            // chain's index refuses it.
+            assert!(r.is_err(), "row {i}");
+        }
+        // A damaged head or archive.
+        assert!(SessionRecord::from_parts(Some(&head[..head.len() - 1]), good, None).is_err());
+        assert!(SessionRecord::from_parts(None, Vec::<Row>::new(), Some(&archive[..10])).is_err());
+    }
 }
