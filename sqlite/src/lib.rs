@@ -547,7 +547,7 @@ struct SealedRow {
 }
 
 /// The kind and row key columns of each sealed table. A record's name is its row key
-/// columns in order, integers as u32 BE, blobs as they are (docs/PROTOCOL.md §12.3).
+/// columns in order, integers as u32 BE, blobs as they are (docs/PROTOCOL.md §13.3).
 fn table_layout(table: &str) -> (RecordKind, &'static [&'static str]) {
     match table {
         "local_identity" => (RecordKind::LocalIdentity, &["id"]),

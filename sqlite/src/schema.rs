@@ -4,7 +4,7 @@
 //! and the id of the storage key that sealed it (`key_id`, also in the envelope's header:
 //! the column lets a rotation find the rows it has not done yet). Row keys are what the
 //! protocol looks records up by: an address in the at-rest name encoding, a prekey id, a
-//! chain and message counter. docs/PROTOCOL.md §12.3 describes each table.
+//! chain and message counter. docs/PROTOCOL.md §13.3 describes each table.
 
 use rusqlite::{Connection, Transaction};
 
