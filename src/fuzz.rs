@@ -165,6 +165,7 @@ pub fn skip_sender_messages<S: ProtocolStore>(
             signing_key: state.signing_key,
             chain_key,
             delta: crate::ratchet::skipped::KeysDelta::default(),
+            verifier: None,
         },
     };
     drop(record);

@@ -15,6 +15,8 @@
 //!                     4: Kyber prekey id (v4), 5: Kyber ciphertext (v4), 6: timestamp }
 //! ```
 //! Parsing is strict: unknown fields, missing fields and out-of-bound counts are errors.
+//! Archived states carry no pending prekey (it is dropped when a session is archived,
+//! and when an archived state that has one is read).
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -299,8 +301,14 @@ impl SessionRecord {
     /// Moves the current session to the archive (e.g. when the app resets the session),
     /// keeping at most `max_archived` archived sessions (never more than
     /// [`MAX_ARCHIVED_SESSIONS_LIMIT`], so that the record stays readable).
+    ///
+    /// The archived session drops its pending prekey data (with a v4 session's 1,568-byte
+    /// Kyber ciphertext), as libsignal does: only the current session sends, and an
+    /// archived one becomes current again only by decrypting a message, which clears
+    /// that data anyway.
     pub fn archive_current_state(&mut self, max_archived: usize) {
-        if let Some(s) = self.current.take() {
+        if let Some(mut s) = self.current.take() {
+            s.head.pending_prekey = None;
             self.previous.push_front(s);
         }
         self.previous
@@ -450,8 +458,11 @@ impl SessionRecord {
                     if rec.previous.len() >= MAX_ARCHIVED_SESSIONS_LIMIT {
                         return Err(DecodeError::BadLength);
                     }
-                    rec.previous
-                        .push_back(Box::new(decode_state(value.as_bytes()?)?))
+                    let mut s = Box::new(decode_state(value.as_bytes()?)?);
+                    // Checked, then dropped: archived sessions keep no pending prekey data
+                    // (`archive_current_state`); records written before that still hold it.
+                    s.head.pending_prekey = None;
+                    rec.previous.push_back(s)
                 }
                 _ => return Err(DecodeError::Malformed),
             }
