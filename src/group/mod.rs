@@ -175,7 +175,7 @@ pub(crate) fn process_distribution(
         signing_key: *message.signing_key(),
         signing_private: None,
         // Every message on the chain is verified with it: rebuilt once, here.
-        verifier: Some(VerifyingKey::new(message.signing_key())),
+        verifier: Some(Box::new(VerifyingKey::new(message.signing_key()))),
         skipped: SkippedKeys::new(),
     };
     let change = SenderKeyChange {
@@ -257,7 +257,9 @@ pub(crate) fn decrypt<S: ProtocolStore + ?Sized>(
         Some((key, valid)) if key == state.signing_key => valid,
         _ => match &state.verifier {
             Some(v) => message.verify_with(v),
-            None => message.verify_with(rebuilt.insert(VerifyingKey::new(&state.signing_key))),
+            None => {
+                message.verify_with(rebuilt.insert(Box::new(VerifyingKey::new(&state.signing_key))))
+            }
         },
     };
     if !valid {

@@ -79,7 +79,7 @@ pub(crate) enum SenderKeyChangeKind {
         delta: KeysDelta,
         /// The chain's signing key ready to verify, when this message had to rebuild it
         /// (kept in the state from then on).
-        verifier: Option<VerifyingKey>,
+        verifier: Option<Box<VerifyingKey>>,
     },
     /// A chain is added as [`SenderKeyRecord::add_state`] does.
     Add(Box<SenderKeyState>),

@@ -27,7 +27,8 @@ pub(crate) struct SenderKeyState {
     /// which no drop wipes.
     pub(crate) signing_private: Option<Box<SigningKey>>,
     /// `signing_key` ready to verify; `None` until it is first needed.
-    pub(crate) verifier: Option<VerifyingKey>,
+    /// Boxed: the change that sets it moves a pointer.
+    pub(crate) verifier: Option<Box<VerifyingKey>>,
     pub(crate) skipped: SkippedKeys,
 }
 
@@ -109,7 +110,6 @@ impl fmt::Debug for SenderKeyState {
             .field("iteration", &self.chain_key.iteration())
             .field("signing_key", &self.signing_key)
             .field("has_private_key", &self.signing_private.is_some())
-            .field("has_verifier", &self.verifier.is_some())
             .field("skipped", &self.skipped.len())
             .finish_non_exhaustive()
     }

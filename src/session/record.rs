@@ -84,15 +84,16 @@ pub struct SessionChange {
     pub(crate) kind: ChangeKind,
 }
 
-// The head stays inline on purpose: a boxed head would be moved out of its box into the
-// record, leaving its keys in the freed block.
-#[allow(clippy::large_enum_variant)]
 pub(crate) enum ChangeKind {
     /// The current session (`archived: None`) or archived session `i` advanced; an
     /// archived one then becomes current, the current one archived.
+    ///
+    /// The head is boxed as the record keeps it: applying the change swaps the boxes
+    /// (the old head wipes itself as it is dropped), so neither the change nor the
+    /// commit copies a head, and no head's keys are left in a freed block.
     Advance {
         archived: Option<usize>,
-        head: SessionHead,
+        head: Box<SessionHead>,
         delta: StoredDelta,
         keep_archived: usize,
     },
@@ -643,7 +644,7 @@ fn decode_state(bytes: &[u8]) -> Result<SessionState, DecodeError> {
         return Err(DecodeError::InvalidKey);
     }
     Ok(SessionState {
-        head: SessionHead {
+        head: Box::new(SessionHead {
             version,
             local_identity: lid.ok_or(DecodeError::MissingField)?,
             remote_identity: rid.ok_or(DecodeError::MissingField)?,
@@ -662,7 +663,7 @@ fn decode_state(bytes: &[u8]) -> Result<SessionState, DecodeError> {
             pending_prekey: pending.map(Box::new),
             base_key: base_key.ok_or(DecodeError::MissingField)?,
             spqr,
-        },
+        }),
         keys,
     })
 }

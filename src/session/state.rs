@@ -169,9 +169,12 @@ pub(crate) struct StoredDelta {
 }
 
 /// A whole session: its head and its stored keys.
+///
+/// The head is boxed: a message stages a copy of it, and committing the message swaps
+/// the boxes, whose moves copy a pointer rather than the head.
 #[derive(Clone)]
 pub(crate) struct SessionState {
-    pub(crate) head: SessionHead,
+    pub(crate) head: Box<SessionHead>,
     pub(crate) keys: StoredKeys,
 }
 
@@ -221,7 +224,7 @@ impl DecryptPlan {
 /// A message that decrypted on a staged copy of a session's head; nothing is written
 /// until the caller commits it.
 pub(crate) struct Staged {
-    pub(crate) head: SessionHead,
+    pub(crate) head: Box<SessionHead>,
     pub(crate) delta: StoredDelta,
     pub(crate) plaintext: Vec<u8>,
     /// For a new ratchet key: the root key after the receiving step, the peer's key and
@@ -270,7 +273,7 @@ impl SessionState {
             derived.chain_key.clone(),
         ));
         Ok(SessionState {
-            head: SessionHead {
+            head: Box::new(SessionHead {
                 version: parties.version,
                 local_identity: parties.local_identity,
                 remote_identity: parties.remote_identity,
@@ -289,7 +292,7 @@ impl SessionState {
                     .spqr_auth_key
                     .as_ref()
                     .map(|k| Box::new(SpqrHead::new(k, Role::Initiator))),
-            },
+            }),
             keys: StoredKeys::default(),
         })
     }
@@ -301,7 +304,7 @@ impl SessionState {
         signed_pre_key: KeyPair,
     ) -> Self {
         SessionState {
-            head: SessionHead {
+            head: Box::new(SessionHead {
                 version: parties.version,
                 local_identity: parties.local_identity,
                 remote_identity: parties.remote_identity,
@@ -320,7 +323,7 @@ impl SessionState {
                     .spqr_auth_key
                     .as_ref()
                     .map(|k| Box::new(SpqrHead::new(k, Role::Responder))),
-            },
+            }),
             keys: StoredKeys::default(),
         }
     }
