@@ -15,7 +15,7 @@
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, criterion_group};
 use missive::crypto::{KeyPair, PublicKey};
 use missive::session::StoredKeyChange;
 use missive::store::memory::{BundleSpec, InMemSignalProtocolStore};
@@ -314,4 +314,110 @@ fn forged_message(c: &mut Criterion) {
 }
 
 criterion_group!(benches, lived, forged_message);
-criterion_main!(benches);
+
+/// Messages per shape and operation in the instruction count.
+const COUNTED: usize = 200;
+
+/// `COUNTED` same-chain encryptions, then decryptions, on Bob's record; one function per
+/// shape (not inlined), so that callgrind counts inside each alone.
+macro_rules! counted {
+    ($encrypt:ident, $decrypt:ident) => {
+        #[inline(never)]
+        fn $encrypt(bob: &mut Dev, to: &ProtocolAddress, rng: &mut ChaCha20Rng) {
+            for _ in 0..COUNTED {
+                std::hint::black_box(bob.encrypt(to, &[0x42; 100], NOW, rng).unwrap());
+            }
+        }
+        #[inline(never)]
+        fn $decrypt(
+            bob: &mut Dev,
+            from: &ProtocolAddress,
+            msgs: &[CiphertextMessage],
+            rng: &mut ChaCha20Rng,
+        ) {
+            for m in msgs {
+                let got = bob.decrypt(from, m.message_type(), m.serialize(), rng);
+                std::hint::black_box(got.unwrap());
+            }
+        }
+    };
+}
+counted!(instructions_encrypt_fresh, instructions_decrypt_fresh);
+counted!(
+    instructions_encrypt_40_archived,
+    instructions_decrypt_40_archived
+);
+counted!(
+    instructions_encrypt_5x2000_skipped,
+    instructions_decrypt_5x2000_skipped
+);
+
+/// One forged message (see [`forged`]) tried against Bob's record, per shape.
+macro_rules! counted_forgery {
+    ($name:ident) => {
+        #[inline(never)]
+        fn $name(bob: &mut Dev, from: &ProtocolAddress, bytes: &[u8], rng: &mut ChaCha20Rng) {
+            let r = bob.decrypt(from, CiphertextMessageType::Whisper, bytes, rng);
+            assert!(std::hint::black_box(r).is_err());
+        }
+    };
+}
+counted_forgery!(instructions_forged_fresh);
+counted_forgery!(instructions_forged_40_archived);
+
+type CountedForgery = fn(&mut Dev, &ProtocolAddress, &[u8], &mut ChaCha20Rng);
+type CountedEncrypt = fn(&mut Dev, &ProtocolAddress, &mut ChaCha20Rng);
+type CountedDecrypt =
+    for<'m> fn(&mut Dev, &ProtocolAddress, &'m [CiphertextMessage], &mut ChaCha20Rng);
+
+/// The instruction count of the same work as `lived`, for a noisy machine: run under
+/// `valgrind --tool=callgrind --toggle-collect='*instructions_*'`
+/// (`scripts/lived-instructions`) with `MISSIVE_COUNT_INSTRUCTIONS=1`; the counts are
+/// exact and repeatable.
+fn count_instructions() {
+    fn shape(shape: &Shape, encrypt: CountedEncrypt, decrypt: CountedDecrypt) {
+        let (mut alice, mut bob, mut rng) = pair(shape, 9);
+        let a = alice.address().clone();
+        encrypt(&mut bob, &a, &mut rng);
+        let msgs: Vec<_> = (0..COUNTED)
+            .map(|_| {
+                alice
+                    .encrypt(bob.address(), &[0x42; 100], NOW, &mut rng)
+                    .unwrap()
+            })
+            .collect();
+        decrypt(&mut bob, &a, &msgs, &mut rng);
+    }
+    for (s, f) in [
+        (Shape::Fresh, instructions_forged_fresh as CountedForgery),
+        (Shape::Archived40, instructions_forged_40_archived),
+    ] {
+        let (alice, mut bob, mut rng) = pair(&s, 8);
+        let bytes = forged(24_999, 24_999, &mut rng);
+        f(&mut bob, alice.address(), &bytes, &mut rng);
+    }
+    shape(
+        &Shape::Fresh,
+        instructions_encrypt_fresh,
+        instructions_decrypt_fresh,
+    );
+    shape(
+        &Shape::Archived40,
+        instructions_encrypt_40_archived,
+        instructions_decrypt_40_archived,
+    );
+    shape(
+        &Shape::Skipped5x2000,
+        instructions_encrypt_5x2000_skipped,
+        instructions_decrypt_5x2000_skipped,
+    );
+}
+
+fn main() {
+    if std::env::var_os("MISSIVE_COUNT_INSTRUCTIONS").is_some() {
+        count_instructions();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

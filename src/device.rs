@@ -18,6 +18,9 @@ use crate::session::{
 use crate::store::{ChangeSet, IdentityChange, ProtocolStore};
 use crate::wire::{CiphertextMessage, CiphertextMessageType, PreKeySignalMessage, SignalMessage};
 
+mod sealed;
+pub use sealed::{SealedDecrypted, SealedMessage};
+
 /// How a [`Device`] behaves where apps differ.
 ///
 /// ```

@@ -7,6 +7,11 @@
 //! * [`FingerprintError`]: a scanned safety number does not match ours. Unlike a
 //!   protocol error this is an answer the app must show the user, so it is a family of
 //!   its own.
+//! * [`SealedError`]: a sealed-sender envelope was refused before its inner message was
+//!   opened (the envelope, the sender certificate, or the certificate's identity against
+//!   the inner message's sender). A family of its own because the app's next step
+//!   differs: until the envelope opened and its certificate validated, the app does not
+//!   know who sent the message, so it cannot ask that sender to resend.
 //!
 //! Every failure to authenticate or decrypt a message is reported as
 //! [`ProtocolError::DecryptionFailed`], with no hint of which check failed.
@@ -28,6 +33,8 @@ pub enum Error {
     Store(StoreError),
     /// A scanned safety number does not match.
     Fingerprint(FingerprintError),
+    /// A sealed-sender envelope or its sender certificate was refused.
+    Sealed(SealedError),
 }
 
 /// Input bytes could not be decoded.
@@ -201,6 +208,47 @@ pub enum FingerprintError {
     IdentityMismatch,
 }
 
+/// Why a sealed-sender message was refused before (or instead of) opening its inner
+/// message. Decoding failures are [`Error::Decode`]; a sealed message whose envelope and
+/// certificate are fine but whose inner message fails is reported by the 1:1 or group
+/// decryption's own error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SealedError {
+    /// The envelope did not authenticate or decrypt under our identity key: tampered,
+    /// sealed to another key, or (v2) a copy cut for another recipient. Says no more.
+    DecryptionFailed,
+    /// The envelope authenticated, but it was sealed with another identity key than the
+    /// one its sender certificate names.
+    SenderKeyMismatch,
+    /// The sender certificate is not valid.
+    Certificate(CertificateError),
+    /// The sender certificate names this very device (same uuid and device id).
+    SelfSend,
+    /// The sender certificate's identity key is not the inner message's sender: not the
+    /// identity its 1:1 session authenticated, or (a sender-key message) not the identity
+    /// stored for the sender's address. libsignal-client does not make this check.
+    IdentityMismatch,
+}
+
+/// Why a sender certificate is not valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CertificateError {
+    /// The certificate's expiry is before the validation time.
+    Expired,
+    /// The server certificate is not signed by any of the trust roots.
+    UntrustedServerCertificate,
+    /// The server certificate's key id is revoked (the built-in list
+    /// `sealed::REVOKED_SERVER_KEY_IDS`, or the receiver's own).
+    RevokedServerKey,
+    /// The sender certificate names its server certificate by an id that is not among
+    /// the known server certificates.
+    UnknownServerCertificate,
+    /// The sender certificate's signature does not verify under the server key.
+    BadSignature,
+}
+
 impl From<DecodeError> for Error {
     fn from(e: DecodeError) -> Self {
         Error::Decode(e)
@@ -228,6 +276,18 @@ impl From<FingerprintError> for Error {
     }
 }
 
+impl From<SealedError> for Error {
+    fn from(e: SealedError) -> Self {
+        Error::Sealed(e)
+    }
+}
+
+impl From<CertificateError> for Error {
+    fn from(e: CertificateError) -> Self {
+        Error::Sealed(SealedError::Certificate(e))
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -236,6 +296,7 @@ impl fmt::Display for Error {
             Error::Misuse(e) => write!(f, "API misuse: {e}"),
             Error::Store(e) => write!(f, "store error: {e}"),
             Error::Fingerprint(e) => write!(f, "safety number mismatch: {e}"),
+            Error::Sealed(e) => write!(f, "sealed sender: {e}"),
         }
     }
 }
@@ -316,4 +377,36 @@ impl fmt::Display for FingerprintError {
     }
 }
 
+impl fmt::Display for SealedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SealedError::DecryptionFailed => f.write_str("envelope could not be decrypted"),
+            SealedError::SenderKeyMismatch => {
+                f.write_str("sealed with another key than the certificate's")
+            }
+            SealedError::Certificate(e) => write!(f, "{e}"),
+            SealedError::SelfSend => f.write_str("message from this device"),
+            SealedError::IdentityMismatch => {
+                f.write_str("sender certificate does not name the inner message's sender")
+            }
+        }
+    }
+}
+
+impl fmt::Display for CertificateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CertificateError::Expired => "sender certificate expired",
+            CertificateError::UntrustedServerCertificate => {
+                "server certificate not signed by a trust root"
+            }
+            CertificateError::RevokedServerKey => "server key revoked",
+            CertificateError::UnknownServerCertificate => "unknown server certificate id",
+            CertificateError::BadSignature => "sender certificate signature invalid",
+        })
+    }
+}
+
 impl core::error::Error for Error {}
+impl core::error::Error for SealedError {}
+impl core::error::Error for CertificateError {}

@@ -163,6 +163,7 @@ pub fn skip_sender_messages<S: ProtocolStore>(
         kind: crate::group::record::SenderKeyChangeKind::Advance {
             chain_id: state.chain_id,
             signing_key: state.signing_key,
+            from_iteration: state.chain_key.iteration(),
             chain_key,
             delta: crate::ratchet::skipped::KeysDelta::default(),
             verifier: None,

@@ -83,7 +83,8 @@ pub mod crypto;
 mod error;
 
 pub use error::{
-    DecodeError, Error, FingerprintError, MisuseError, ProtocolError, StoreError, StoreErrorKind,
+    CertificateError, DecodeError, Error, FingerprintError, MisuseError, ProtocolError,
+    SealedError, StoreError, StoreErrorKind,
 };
 
 #[cfg(feature = "alloc")]
@@ -101,6 +102,8 @@ pub mod keys;
 #[cfg(feature = "alloc")]
 pub(crate) mod ratchet;
 #[cfg(feature = "alloc")]
+pub mod sealed;
+#[cfg(feature = "alloc")]
 pub mod session;
 #[cfg(feature = "alloc")]
 pub mod store;
@@ -114,7 +117,7 @@ pub mod __fuzz;
 #[cfg(feature = "alloc")]
 pub use address::ProtocolAddress;
 #[cfg(feature = "alloc")]
-pub use device::{Config, Device};
+pub use device::{Config, Device, SealedDecrypted, SealedMessage};
 pub use fingerprint::{DisplayableFingerprint, Fingerprint, ScannableFingerprint};
 #[cfg(feature = "alloc")]
 pub use group::{

@@ -371,6 +371,111 @@ fn every_group_operation_survives_every_fault() {
     });
 }
 
+/// Sealed sender: sealing a 1:1 or group message and opening one (a prekey message that
+/// builds a session, a whisper message, a group copy) commit once, survive every fault,
+/// and the retry opens the same envelope.
+#[test]
+fn every_sealed_operation_survives_every_fault() {
+    use missive::crypto::PrivateKey;
+    use missive::sealed::*;
+    let mut rng = ChaCha20Rng::seed_from_u64(3);
+    let root = PrivateKey::generate(&mut rng);
+    let server = PrivateKey::generate(&mut rng);
+    let sc = ServerCertificate::new(1, server.public_key(), &root, &mut rng);
+    let roots = [root.public_key()];
+    let trust = TrustPolicy::new(&roots, &[]);
+    let mut alice = device(ALICE, 11, &mut rng);
+    let mut bob = device(BOB, 22, &mut rng);
+    let (a, b) = (alice.address().clone(), bob.address().clone());
+    let certify = |d: &Dev, rng: &mut ChaCha20Rng| {
+        let key = *d.store().inner.identity_key_pair().unwrap().identity_key();
+        let (name, expires) = (d.address().name().to_owned(), NOW.as_millis() + 1000);
+        SenderCertificate::new(
+            &name,
+            None,
+            1,
+            key,
+            expires,
+            Signer::Certificate(sc.clone()),
+            &server,
+            rng,
+        )
+        .unwrap()
+    };
+    let (alice_cert, bob_cert) = (certify(&alice, &mut rng), certify(&bob, &mut rng));
+    let bob_bundle = bundle(&mut bob, 1, &mut rng);
+    alice
+        .process_prekey_bundle(&b, &bob_bundle, NOW, &mut rng)
+        .unwrap();
+
+    let (env, _, parts) = under_every_fault("sealed encrypt", &mut alice, |d| {
+        d.sealed_encrypt(
+            &b,
+            b"sealed",
+            &alice_cert,
+            ContentHint::DEFAULT,
+            None,
+            NOW,
+            &mut rng,
+        )
+    });
+    assert_eq!(parts, 1);
+    let (got, _, parts) = under_every_fault("sealed decrypt, new session", &mut bob, |d| {
+        d.sealed_decrypt(&env, &trust, NOW, &mut rng)
+    });
+    assert_eq!(got.message.plaintext(), b"sealed");
+    assert_eq!(parts, 4, "session, identity, one-time prekey, Kyber prekey");
+    let env = bob
+        .sealed_encrypt(
+            &a,
+            b"reply",
+            &bob_cert,
+            ContentHint::DEFAULT,
+            None,
+            NOW,
+            &mut rng,
+        )
+        .unwrap();
+    let (got, _, _) = under_every_fault("sealed decrypt, whisper", &mut alice, |d| {
+        d.sealed_decrypt(&env, &trust, NOW, &mut rng)
+    });
+    assert_eq!(got.message.plaintext(), b"reply");
+
+    let group = DistributionId::from_bytes([9; 16]);
+    let skdm = alice
+        .sender_key_distribution_message(group, &mut rng)
+        .unwrap();
+    let sent = alice.encrypt(&b, skdm.serialized(), NOW, &mut rng).unwrap();
+    let got = bob
+        .decrypt(&a, sent.message_type(), sent.serialize(), &mut rng)
+        .unwrap();
+    let skdm = SenderKeyDistributionMessage::deserialize(&got.plaintext).unwrap();
+    bob.process_sender_key_distribution_message(&got.sender, &skdm)
+        .unwrap();
+    let to = [b.clone()];
+    let (upload, _, parts) = under_every_fault("sealed group encrypt", &mut alice, |d| {
+        d.sealed_group_encrypt(
+            group,
+            b"g",
+            &alice_cert,
+            ContentHint::DEFAULT,
+            None,
+            &to,
+            &[],
+            &mut rng,
+        )
+    });
+    assert_eq!(parts, 1);
+    let copy = SentMessage::parse(&upload)
+        .unwrap()
+        .received_message_for(&ServiceId::parse(BOB).unwrap())
+        .unwrap();
+    let (got, _, parts) = under_every_fault("sealed decrypt, group copy", &mut bob, |d| {
+        d.sealed_decrypt(&copy, &trust, NOW, &mut rng)
+    });
+    assert_eq!((got.message.plaintext(), parts), (&b"g"[..], 1));
+}
+
 /// The in-memory store's commit is all or nothing on its own: a change set that no
 /// longer fits (here the one-time prekey it consumes was deleted by someone else between
 /// the operation's reads and its commit) is refused as a conflict, and the session,

@@ -22,6 +22,8 @@ pub mod decoders;
 pub mod group;
 #[path = "party.rs"]
 pub mod party;
+#[path = "sealed.rs"]
+pub mod sealed;
 #[path = "seeds.rs"]
 pub mod seeds;
 
@@ -51,4 +53,8 @@ pub const TARGETS: &[(&str, Check)] = &[
     ),
     ("sender_key_record", decoders::sender_key_record),
     ("group_conversation", group::group_conversation),
+    ("sealed_certificate", sealed::sealed_certificate),
+    ("sealed_v1", sealed::sealed_v1),
+    ("sealed_v2", sealed::sealed_v2),
+    ("sealed_v2_cut", sealed::sealed_v2_cut),
 ];

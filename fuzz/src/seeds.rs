@@ -30,7 +30,94 @@ pub fn all() -> Vec<Seed> {
     scripts(&mut out);
     sender_keys(&mut rng, &mut out);
     group_scripts(&mut out);
+    sealed_sender(&mut rng, &mut out);
     out
+}
+
+/// Certificates, contents, a v1 envelope, a v2 sent message and its copy, all addressed
+/// to [`super::sealed::recipient`] and certified by its trust root.
+fn sealed_sender(rng: &mut ChaCha20Rng, out: &mut Vec<Seed>) {
+    use missive::sealed::*;
+    let (me, root, server) = super::sealed::keys();
+    let sc = ServerCertificate::new(1, server.public_key(), root, rng);
+    out.push(("sealed_certificate", "server", sc.serialized().to_vec()));
+    let alice = IdentityKeyPair::generate(rng);
+    let cert = |e164: Option<&str>, signer: Signer, rng: &mut ChaCha20Rng| {
+        SenderCertificate::new(
+            ALICE,
+            e164,
+            1,
+            *alice.identity_key(),
+            1 << 60,
+            signer,
+            server,
+            rng,
+        )
+        .expect("valid certificate")
+    };
+    let embedded = cert(None, Signer::Certificate(sc.clone()), rng);
+    out.push((
+        "sealed_certificate",
+        "sender",
+        embedded.serialized().to_vec(),
+    ));
+    let with_e164 = cert(Some("+14155550100"), Signer::Certificate(sc.clone()), rng);
+    out.push((
+        "sealed_certificate",
+        "sender-e164",
+        with_e164.serialized().to_vec(),
+    ));
+    let by_id = cert(None, Signer::Reference(1), rng);
+    out.push((
+        "sealed_certificate",
+        "sender-by-id",
+        by_id.serialized().to_vec(),
+    ));
+    let content = UnidentifiedSenderMessageContent::new(
+        ContentType::SenderKey,
+        embedded,
+        b"inner message bytes".to_vec(),
+        ContentHint::RESENDABLE,
+        Some(b"group id".to_vec()),
+    );
+    out.push((
+        "sealed_certificate",
+        "content",
+        content.serialized().to_vec(),
+    ));
+    let v1 = seal_v1(&content, &alice, me.identity_key(), rng).expect("sealable");
+    let v1_check = v1.clone();
+    out.push(("sealed_v1", "envelope", v1));
+    let me_id = ServiceId::parse(BOB).expect("a service id");
+    let other = IdentityKeyPair::generate(rng);
+    let other_id = ServiceId::parse("aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee").expect("a service id");
+    let excluded =
+        ServiceId::parse("PNI:dddddddd-0000-4000-8000-000000000001").expect("a service id");
+    let device = |device_id, registration_id| RecipientDevice {
+        device_id,
+        registration_id,
+    };
+    let destinations = [
+        Destination {
+            service_id: me_id,
+            identity_key: *me.identity_key(),
+            devices: vec![device(1, 42)],
+        },
+        Destination {
+            service_id: other_id,
+            identity_key: *other.identity_key(),
+            devices: vec![device(1, 7), device(3, 0x3fff)],
+        },
+    ];
+    let sent = seal_v2(&content, &alice, &destinations, &[excluded], rng).expect("sealable");
+    let copy = SentMessage::parse(&sent)
+        .expect("parses")
+        .received_message_for(&me_id)
+        .expect("a copy");
+    // The seeds open: mutations start from envelopes that pass every check.
+    assert!(open(&v1_check, me).is_ok() && open(&copy, me).is_ok());
+    out.push(("sealed_v2_cut", "sent", sent));
+    out.push(("sealed_v2", "copy", copy));
 }
 
 fn record(p: &Party, remote: &Party) -> Vec<u8> {

@@ -58,6 +58,25 @@
 //   parse_sk_message {body, signing_key?} -> {distribution_id, chain_id, iteration,
 //       ciphertext, valid: bool|null}
 //
+// Sealed sender (v1 and v2). Certificates are made by the caller (missive plays the
+// server); the peer only validates them against `trust_root`.
+//   ss_usmc {party, remote_name, remote_device, plaintext, sender_certificate,
+//       content_hint?, group_id?} -> {usmc, type}
+//       signalEncrypt, then UnidentifiedSenderMessageContent.new around the message
+//   ss_group_usmc {party, distribution_id, plaintext, sender_certificate, content_hint?,
+//       group_id?} -> {usmc}     groupEncrypt, then the content around it
+//   ss_seal_v1 {party, remote_name, remote_device, usmc} -> {body}   sealedSenderEncrypt
+//   ss_seal_v2 {party, recipients: [{name, device}], excluded?: [service id], usmc}
+//       -> {body}                sealedSenderMultiRecipientEncrypt (the sent message)
+//   ss_v2_parse {sent} -> {recipients: [{service_id, device_ids, registration_ids}],
+//       excluded: [service id]}  SealedSenderMultiRecipientMessage (the server's view)
+//   ss_v2_cut {sent, service_id} -> {received}   messageForRecipient (the server's cut)
+//   ss_decrypt {party, body, trust_root, now_ms} -> {sender_uuid, sender_device,
+//       msg_type, content_hint, group_id|null, plaintext}
+//       1:1 contents: sealedSenderDecryptMessage (validation and session decryption in
+//       one); sender-key contents: sealedSenderDecryptToUsmc, SenderCertificate.validate,
+//       then groupDecrypt from the certificate's address, as an app does
+//
 // Crypto and wire oracles
 //   generate_keypair {} -> {public (33 B), private (32 B)}
 //   public_from_private {private} -> {public}
@@ -123,6 +142,10 @@ const {
 SignalClient.initLogger(SignalClient.LogLevel.Info, (level, target, _file, _line, message) => {
   console.error(`[libsignal ${SignalClient.LogLevel[level]}] ${target}: ${message}`);
 });
+
+const SealedSenderMultiRecipientMessage = require(
+  '@signalapp/libsignal-client/dist/SealedSenderMultiRecipientMessage.js',
+).default;
 
 const PEER_VERSION = require(
   path.join(path.dirname(require.resolve('@signalapp/libsignal-client')), '..', 'package.json'),
@@ -648,6 +671,100 @@ const handlers = {
       ciphertext: hex(m.ciphertext()),
       valid: key === null ? null : m.verifySignature(PublicKey.deserialize(key)),
     };
+  },
+
+  ss_usmc: async (a) => {
+    const p = party(a);
+    const m = await SignalClient.signalEncrypt(bytes(a, 'plaintext'), remote(a), p.address, p.sessionStore, p.identityStore, now(a));
+    const usmc = SignalClient.UnidentifiedSenderMessageContent.new(
+      m,
+      SignalClient.SenderCertificate.deserialize(bytes(a, 'sender_certificate')),
+      int(a, 'content_hint', { optional: true }) || 0,
+      bytes(a, 'group_id', { optional: true }),
+    );
+    return { usmc: hex(usmc.serialize()), type: m.type() };
+  },
+
+  ss_group_usmc: async (a) => {
+    const p = party(a);
+    const m = await SignalClient.groupEncrypt(p.address, str(a, 'distribution_id'), p.senderKeyStore, bytes(a, 'plaintext'));
+    const usmc = SignalClient.UnidentifiedSenderMessageContent.new(
+      m,
+      SignalClient.SenderCertificate.deserialize(bytes(a, 'sender_certificate')),
+      int(a, 'content_hint', { optional: true }) || 0,
+      bytes(a, 'group_id', { optional: true }),
+    );
+    return { usmc: hex(usmc.serialize()) };
+  },
+
+  ss_seal_v1: async (a) => {
+    const p = party(a);
+    const usmc = SignalClient.UnidentifiedSenderMessageContent.deserialize(bytes(a, 'usmc'));
+    return { body: hex(await SignalClient.sealedSenderEncrypt(usmc, remote(a), p.identityStore)) };
+  },
+
+  ss_seal_v2: async (a) => {
+    const p = party(a);
+    if (!Array.isArray(a.recipients)) throw new RequestError("missing argument 'recipients'");
+    const recipients = a.recipients.map((r) => ProtocolAddress.new(str(r, 'name'), int(r, 'device')));
+    const excluded = (a.excluded || []).map((s) => SignalClient.ServiceId.parseFromServiceIdString(s));
+    const content = SignalClient.UnidentifiedSenderMessageContent.deserialize(bytes(a, 'usmc'));
+    const body = await SignalClient.sealedSenderMultiRecipientEncrypt({
+      content,
+      recipients,
+      excludedRecipients: excluded,
+      identityStore: p.identityStore,
+      sessionStore: p.sessionStore,
+    });
+    return { body: hex(body) };
+  },
+
+  ss_v2_parse: (a) => {
+    const m = new SealedSenderMultiRecipientMessage(bytes(a, 'sent'));
+    const recipients = Object.entries(m.recipientsByServiceIdString()).map(([id, r]) => ({
+      service_id: id,
+      device_ids: r.deviceIds,
+      registration_ids: r.registrationIds,
+    }));
+    return { recipients, excluded: [...m.excludedRecipientServiceIdStrings()] };
+  },
+
+  ss_v2_cut: (a) => {
+    const m = new SealedSenderMultiRecipientMessage(bytes(a, 'sent'));
+    const r = m.recipientsByServiceIdString()[str(a, 'service_id')];
+    if (!r) throw new RequestError(`${str(a, 'service_id')} is not a recipient`);
+    return { received: hex(m.messageForRecipient(r)) };
+  },
+
+  ss_decrypt: async (a) => {
+    const p = party(a);
+    const body = bytes(a, 'body');
+    const root = PublicKey.deserialize(bytes(a, 'trust_root'));
+    const t = int(a, 'now_ms');
+    const usmc = await SignalClient.sealedSenderDecryptToUsmc(body, p.identityStore);
+    const type = usmc.msgType();
+    const common = { msg_type: type, content_hint: usmc.contentHint(), group_id: hex(usmc.groupId()) };
+    if (type === SignalClient.CiphertextMessageType.SenderKey) {
+      const cert = usmc.senderCertificate();
+      if (!cert.validate(root, t)) throw new RequestError('sender certificate not valid');
+      const sender = ProtocolAddress.new(cert.senderUuid(), cert.senderDeviceId());
+      const pt = await SignalClient.groupDecrypt(sender, p.senderKeyStore, usmc.contents());
+      return { ...common, sender_uuid: cert.senderUuid(), sender_device: cert.senderDeviceId(), plaintext: hex(pt) };
+    }
+    const r = await SignalClient.sealedSenderDecryptMessage(
+      body,
+      root,
+      t,
+      null,
+      p.name,
+      p.deviceId,
+      p.sessionStore,
+      p.identityStore,
+      p.prekeyStore,
+      p.signedPrekeyStore,
+      p.kyberPrekeyStore,
+    );
+    return { ...common, sender_uuid: r.senderUuid(), sender_device: r.deviceId(), plaintext: hex(r.message()) };
   },
 
   generate_keypair: () => {

@@ -219,6 +219,7 @@ pub(crate) fn encrypt<S: ProtocolStore + ?Sized, R: CryptoRng + ?Sized>(
         kind: SenderKeyChangeKind::Advance {
             chain_id: state.chain_id,
             signing_key: state.signing_key,
+            from_iteration: state.chain_key.iteration(),
             chain_key: next,
             delta: KeysDelta::default(),
             verifier: None,
@@ -272,6 +273,7 @@ pub(crate) fn decrypt<S: ProtocolStore + ?Sized>(
         kind: SenderKeyChangeKind::Advance {
             chain_id: state.chain_id,
             signing_key: state.signing_key,
+            from_iteration: state.chain_key.iteration(),
             chain_key,
             delta,
             verifier: rebuilt,

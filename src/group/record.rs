@@ -75,6 +75,9 @@ pub(crate) enum SenderKeyChangeKind {
     Advance {
         chain_id: u32,
         signing_key: PublicKey,
+        /// The chain's iteration when the change was computed: a change computed from a
+        /// chain that has moved since is refused (it would reuse a chain step).
+        from_iteration: u32,
         chain_key: SenderChainKey,
         delta: KeysDelta,
         /// The chain's signing key ready to verify, when this message had to rebuild it
@@ -154,12 +157,17 @@ impl SenderKeyRecord {
             SenderKeyChangeKind::Advance {
                 chain_id,
                 signing_key,
+                from_iteration,
                 delta,
                 ..
             } => self
                 .position(*chain_id)
                 .and_then(|i| self.states.get(i))
-                .is_some_and(|s| &s.signing_key == signing_key && delta.fits(&s.skipped)),
+                .is_some_and(|s| {
+                    &s.signing_key == signing_key
+                        && s.chain_key.iteration() == *from_iteration
+                        && delta.fits(&s.skipped)
+                }),
             SenderKeyChangeKind::Add(_) | SenderKeyChangeKind::Replace(_) => true,
         }
     }

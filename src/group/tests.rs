@@ -291,10 +291,7 @@ fn verifying_key_is_rebuilt_once_and_kept() {
     use crate::store::ProtocolStore;
     use crate::store::memory::InMemSignalProtocolStore;
     let mut rng = ChaCha20Rng::seed_from_u64(12);
-    let (sender, member) = (
-        ProtocolAddress::new("sender", 1),
-        ProtocolAddress::new("member", 1),
-    );
+    let sender = ProtocolAddress::new("sender", 1);
     let id = DistributionId::from_bytes([5; 16]);
     let new_store = |rng: &mut ChaCha20Rng| {
         InMemSignalProtocolStore::new(crate::IdentityKeyPair::generate(rng), 1)

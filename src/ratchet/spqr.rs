@@ -329,6 +329,11 @@ impl SpqrHead {
         self.role
     }
 
+    /// The newest index sent and the newest received: what every message changes.
+    pub(crate) fn indices(&self) -> (u32, u32) {
+        (self.send.index, self.recv.index)
+    }
+
     /// The field for the next outgoing message and its SPQR message key.
     ///
     /// Fails with [`ProtocolError::SessionExpired`] once 2^32 − 1 messages have been sent

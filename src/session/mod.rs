@@ -248,6 +248,7 @@ pub(crate) fn encrypt<S: ProtocolStore + ?Sized>(
         SessionChange {
             kind: ChangeKind::Advance {
                 archived: None,
+                from: state.head.stamp(),
                 head,
                 delta: state::StoredDelta::default(),
                 keep_archived: 0,
@@ -381,6 +382,7 @@ fn finish_current<S: ProtocolStore + ?Sized>(
 /// The change that advances session `slot` (`None`: the current one) by a message.
 fn advance(slot: Option<usize>, staged: Staged, keep_archived: usize) -> (SessionChange, Vec<u8>) {
     let Staged {
+        from,
         head,
         delta,
         plaintext,
@@ -389,6 +391,7 @@ fn advance(slot: Option<usize>, staged: Staged, keep_archived: usize) -> (Sessio
     let change = SessionChange {
         kind: ChangeKind::Advance {
             archived: slot,
+            from,
             head,
             delta,
             keep_archived,

@@ -26,7 +26,7 @@ use core::fmt;
 use zeroize::Zeroizing;
 
 use super::state::{
-    PendingPreKey, SenderChain, SessionHead, SessionState, StoredDelta, StoredKeys,
+    HeadStamp, PendingPreKey, SenderChain, SessionHead, SessionState, StoredDelta, StoredKeys,
 };
 use crate::crypto::{KemCiphertext, KeyPair, PrivateKey, PublicKey};
 use crate::error::{DecodeError, StoreError};
@@ -93,6 +93,8 @@ pub(crate) enum ChangeKind {
     /// commit copies a head, and no head's keys are left in a freed block.
     Advance {
         archived: Option<usize>,
+        /// The stamp of the head the change was computed from.
+        from: HeadStamp,
         head: Box<SessionHead>,
         delta: StoredDelta,
         keep_archived: usize,
@@ -322,6 +324,7 @@ impl SessionRecord {
         match &change.kind {
             ChangeKind::Advance {
                 archived,
+                from,
                 head,
                 delta,
                 ..
@@ -330,7 +333,11 @@ impl SessionRecord {
                     None => self.current.as_deref(),
                     Some(i) => self.previous.get(*i).map(|b| &**b),
                 };
-                state.is_some_and(|s| s.head.base_key == head.base_key && s.keys.fits(delta))
+                state.is_some_and(|s| {
+                    s.head.base_key == head.base_key
+                        && &s.head.stamp() == from
+                        && s.keys.fits(delta)
+                })
             }
             ChangeKind::New { .. } | ChangeKind::Archive { .. } => true,
         }
@@ -360,6 +367,7 @@ impl SessionRecord {
                 head,
                 delta,
                 keep_archived,
+                ..
             } => {
                 if let Some(mut s) = self.previous.remove(i) {
                     s.head = head;

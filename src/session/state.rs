@@ -93,6 +93,18 @@ pub(crate) struct SessionHead {
     pub(crate) spqr: Option<Box<SpqrHead>>,
 }
 
+/// Where a head stands: every public value that a message changes (the sending ratchet
+/// key and index, each receiving chain's key and index, the SPQR indices, whether prekey
+/// data is pending). A change records the stamp of the head it was computed from, and a
+/// store refuses it if the head has moved since: applying it would reuse a chain step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HeadStamp {
+    sender: (PublicKey, u32),
+    receivers: [(PublicKey, u32); crate::ratchet::chain::MAX_RECEIVER_CHAINS],
+    spqr: Option<(u32, u32)>,
+    pending: bool,
+}
+
 /// The stored keys of a session's skipped messages.
 #[derive(Default)]
 pub(crate) struct StoredKeys {
@@ -224,6 +236,8 @@ impl DecryptPlan {
 /// A message that decrypted on a staged copy of a session's head; nothing is written
 /// until the caller commits it.
 pub(crate) struct Staged {
+    /// The stamp of the head the message was staged from.
+    pub(crate) from: HeadStamp,
     pub(crate) head: Box<SessionHead>,
     pub(crate) delta: StoredDelta,
     pub(crate) plaintext: Vec<u8>,
@@ -410,6 +424,7 @@ impl SessionState {
         }
         head.pending_prekey = None;
         Ok(Staged {
+            from: self.head.stamp(),
             head,
             delta: StoredDelta {
                 chain: Some((their, chain_delta)),
@@ -423,6 +438,24 @@ impl SessionState {
 }
 
 impl SessionHead {
+    /// See [`HeadStamp`].
+    pub(crate) fn stamp(&self) -> HeadStamp {
+        let mut receivers =
+            [(PublicKey::from_u_bytes([0; 32]), 0); crate::ratchet::chain::MAX_RECEIVER_CHAINS];
+        for (slot, c) in receivers.iter_mut().zip(self.receivers.iter()) {
+            *slot = (c.ratchet_key, c.chain_key.index());
+        }
+        HeadStamp {
+            sender: (
+                *self.sender.ratchet.public_key(),
+                self.sender.chain_key.index(),
+            ),
+            receivers,
+            spqr: self.spqr.as_ref().map(|s| s.indices()),
+            pending: self.pending_prekey.is_some(),
+        }
+    }
+
     /// Whether `key` is one of the peer's sending chains we keep.
     pub(crate) fn has_receiver_chain(&self, key: &PublicKey) -> bool {
         self.receivers.find(key).is_some()

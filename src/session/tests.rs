@@ -285,3 +285,38 @@ mod prekey_identity {
         assert!(!got.new_session);
     }
 }
+
+/// A change set computed from a head that has moved since is refused whole: committing
+/// it would reuse a chain step (the same message key twice).
+#[test]
+fn a_change_set_from_a_stale_record_is_refused() {
+    use crate::store::ProtocolStore;
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let (mut alice, bob) = lived(1, &mut rng);
+    let b = bob.address().clone();
+    let local = alice.address().clone();
+    let (_, first) = super::encrypt(alice.store(), &local, &b, b"one", NOW).unwrap();
+    let (_, second) = super::encrypt(alice.store(), &local, &b, b"two", NOW).unwrap();
+    alice.store_mut().commit(first).unwrap();
+    let before = alice.store().snapshot();
+    assert_eq!(
+        alice.store_mut().commit(second),
+        Err(crate::StoreError::conflict())
+    );
+    assert_eq!(alice.store().snapshot(), before);
+
+    // The same for a sender-key chain.
+    let group = DistributionId::from_bytes([4; 16]);
+    alice
+        .sender_key_distribution_message(group, &mut rng)
+        .unwrap();
+    let (_, g1) = crate::group::encrypt(alice.store(), &local, group, b"g1", &mut rng).unwrap();
+    let (_, g2) = crate::group::encrypt(alice.store(), &local, group, b"g2", &mut rng).unwrap();
+    alice.store_mut().commit(g1).unwrap();
+    let before = alice.store().snapshot();
+    assert_eq!(
+        alice.store_mut().commit(g2),
+        Err(crate::StoreError::conflict())
+    );
+    assert_eq!(alice.store().snapshot(), before);
+}

@@ -53,6 +53,27 @@ impl Member {
         }
     }
 
+    /// Device `device_id` of `name` with a given identity (another device of a member,
+    /// or the same member's identity in a fresh store).
+    pub fn with_identity(
+        name: &str,
+        device_id: u32,
+        identity: IdentityKeyPair,
+        registration_id: u32,
+        seed: u64,
+    ) -> Self {
+        let address = ProtocolAddress::new(name, device_id);
+        Member {
+            device: Device::new(
+                address.clone(),
+                InMemSignalProtocolStore::new(identity, registration_id),
+            ),
+            address,
+            rng: rng(seed),
+            next_bundle_id: 1,
+        }
+    }
+
     /// A fresh v4 bundle with a one-time prekey, as the server hands it out.
     pub fn bundle(&mut self) -> PreKeyBundle {
         let id = self.next_bundle_id;
