@@ -493,7 +493,7 @@ impl GroupFloor {
     /// After `skipped` lost messages: their chain steps too.
     fn decrypt(&self, skipped: u32) {
         assert!(self.verifying.verify(&self.body, &self.signature));
-        let mut ck = hazmat::chain_kdf(&[8; 32]).1;
+        let mut ck = zeroize::Zeroizing::new([8; 32]);
         for _ in 0..skipped {
             let (seed, next) = hazmat::chain_kdf(&ck);
             black_box(seed);
