@@ -32,7 +32,7 @@
 //! later key. The floors make the comparison with missive's own minimum.
 
 use criterion::measurement::{Measurement, ValueFormatter};
-use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group};
 use missive::crypto::xeddsa::{SigningKey, VerifyingKey};
 use missive::crypto::{KemKeyPair, KemKeyType, KeyPair, PrivateKey};
 use missive::hazmat;
@@ -615,4 +615,309 @@ criterion_group! {
     config = Criterion::default().with_measurement(ThreadCpu);
     targets = same_chain, session_creation, group
 }
-criterion_main!(benches);
+
+/// Repetitions of each operation when counting instructions.
+const COUNTED: usize = 20;
+
+/// Defines `instructions_<name>`, which runs `$body` `COUNTED` times on its state: the
+/// only code callgrind counts (`--toggle-collect='*instructions_*'`).
+macro_rules! counted {
+    ($name:ident, |$st:ident: $ty:ty| $body:expr) => {
+        #[inline(never)]
+        #[allow(non_snake_case)]
+        fn $name($st: &mut $ty) {
+            // A body of its own, so that the linker folds no two of them together.
+            black_box(stringify!($name));
+            for _ in 0..COUNTED {
+                black_box($body);
+            }
+        }
+    };
+}
+
+/// The state of one counted operation: missive's side, vodozemac's side, the floor.
+struct Counted {
+    rng: ChaCha20Rng,
+    alice: Party,
+    bob: Party,
+    olm: (Session, Session),
+    floor: MessageFloor,
+    ciphertext: Vec<u8>,
+    dh: (KeyPair, KeyPair),
+}
+
+counted!(instructions_ping_pong_round__missive, |c: Counted| {
+    deliver(&mut c.bob, &mut c.alice, &PLAINTEXT, &mut c.rng);
+    deliver(&mut c.alice, &mut c.bob, &PLAINTEXT, &mut c.rng)
+});
+counted!(instructions_ping_pong_round__vodozemac, |c: Counted| {
+    let (a, b) = &mut c.olm;
+    let m = b.encrypt(PLAINTEXT).unwrap();
+    a.decrypt(&m).unwrap();
+    let m = a.encrypt(PLAINTEXT).unwrap();
+    b.decrypt(&m).unwrap()
+});
+counted!(instructions_ping_pong_round__floor, |c: Counted| {
+    for _ in 0..2 {
+        let dh = hazmat::x25519(c.dh.0.private_key(), c.dh.1.public_key());
+        let (root, _) = hazmat::root_kdf(&[5; 32], &dh);
+        black_box(KeyPair::generate(&mut c.rng));
+        let dh = hazmat::x25519(c.dh.0.private_key(), c.dh.1.public_key());
+        black_box(hazmat::root_kdf(&root, &dh));
+        c.floor.encrypt();
+        c.floor.decrypt(&c.ciphertext);
+    }
+});
+
+/// One session creation, its three sides ready.
+struct Creation {
+    missive: Vec<(Party, Party, PreKeyBundle)>,
+    olm: Vec<(Account, Account, vodozemac::Curve25519PublicKey)>,
+    rng: ChaCha20Rng,
+    identity: SigningKey,
+    x: KeyPair,
+    kem: KemKeyPair,
+    signed: ([u8; 33], [u8; 64]),
+    kyber: (Vec<u8>, [u8; 64]),
+    floor: MessageFloor,
+    ciphertext: Vec<u8>,
+}
+
+counted!(instructions_session_creation__missive, |c: Creation| {
+    let (mut alice, mut bob, bb) = c.missive.pop().unwrap();
+    let b = bob.address().clone();
+    alice
+        .process_prekey_bundle(&b, &bb, NOW, &mut c.rng)
+        .unwrap();
+    let m = alice.encrypt(&b, &PLAINTEXT, NOW, &mut c.rng).unwrap();
+    bob.decrypt(alice.address(), m.message_type(), m.serialize(), &mut c.rng)
+        .unwrap()
+});
+counted!(instructions_session_creation__vodozemac, |c: Creation| {
+    let (alice, mut bob, otk) = c.olm.pop().unwrap();
+    let mut a = alice
+        .create_outbound_session(OlmConfig::version_1(), bob.curve25519_key(), otk)
+        .unwrap();
+    let OlmMessage::PreKey(m) = a.encrypt(PLAINTEXT).unwrap() else {
+        panic!("a prekey message first")
+    };
+    bob.create_inbound_session(OlmConfig::version_1(), alice.curve25519_key(), &m)
+        .unwrap()
+});
+counted!(instructions_session_creation__floor, |c: Creation| {
+    let v = VerifyingKey::new(c.identity.public_key());
+    assert!(v.verify(&c.signed.0, &c.signed.1) && v.verify(&c.kyber.0, &c.kyber.1));
+    assert!(c.x.public_key().is_canonical());
+    for _ in 0..11 {
+        black_box(hazmat::x25519(c.x.private_key(), c.identity.public_key()));
+    }
+    for _ in 0..3 {
+        black_box(KeyPair::generate(&mut c.rng));
+    }
+    let (ct, _) = c.kem.public_key().encapsulate(&mut c.rng);
+    black_box(c.kem.secret_key().decapsulate(&ct).unwrap());
+    for _ in 0..5 {
+        black_box(hazmat::root_kdf(&[5; 32], &[6; 32]));
+    }
+    c.floor.encrypt();
+    c.floor.decrypt(&c.ciphertext)
+});
+
+/// Group messages: a sender and receiver of each kind, and messages made beforehand.
+struct Group {
+    rng: ChaCha20Rng,
+    sender: Party,
+    receiver: Party,
+    megolm: GroupSession,
+    inbound: InboundGroupSession,
+    floor: GroupFloor,
+    ours: Vec<Vec<u8>>,
+    theirs: Vec<Vec<u8>>,
+    skip: u32,
+}
+
+counted!(instructions_group_encrypt__missive, |c: Group| {
+    c.sender
+        .group_encrypt(GROUP, &PLAINTEXT, &mut c.rng)
+        .unwrap()
+});
+counted!(instructions_group_encrypt__vodozemac, |c: Group| {
+    c.megolm.encrypt(PLAINTEXT)
+});
+counted!(instructions_group_encrypt__floor, |c: Group| {
+    c.floor.encrypt(&mut c.rng)
+});
+
+/// Decrypts the next of the messages made beforehand (each to a receiver of its own
+/// when `skip` > 0: the message after `skip` lost ones).
+fn group_decrypt_missive(c: &mut Group) -> Vec<u8> {
+    let bytes = c.ours.pop().unwrap();
+    let from = c.sender.address().clone();
+    let m = SenderKeyMessage::deserialize(&bytes).unwrap();
+    c.receiver.group_decrypt(&from, &m).unwrap()
+}
+fn group_decrypt_vodozemac(c: &mut Group) -> Vec<u8> {
+    let bytes = c.theirs.pop().unwrap();
+    let m = MegolmMessage::from_bytes(&bytes).unwrap();
+    c.inbound.decrypt(&m).unwrap().plaintext
+}
+counted!(instructions_group_decrypt__missive, |c: Group| {
+    group_decrypt_missive(c)
+});
+counted!(instructions_group_decrypt__vodozemac, |c: Group| {
+    group_decrypt_vodozemac(c)
+});
+counted!(instructions_group_decrypt__floor, |c: Group| c
+    .floor
+    .decrypt(0));
+counted!(instructions_group_decrypt_skip_100__missive, |c: Group| {
+    group_decrypt_missive(c)
+});
+counted!(
+    instructions_group_decrypt_skip_100__vodozemac,
+    |c: Group| group_decrypt_vodozemac(c)
+);
+counted!(instructions_group_decrypt_skip_100__floor, |c: Group| c
+    .floor
+    .decrypt(c.skip));
+counted!(instructions_group_decrypt_skip_1000__missive, |c: Group| {
+    group_decrypt_missive(c)
+});
+counted!(
+    instructions_group_decrypt_skip_1000__vodozemac,
+    |c: Group| group_decrypt_vodozemac(c)
+);
+counted!(instructions_group_decrypt_skip_1000__floor, |c: Group| c
+    .floor
+    .decrypt(c.skip));
+
+/// A group state whose messages each follow `skip` lost ones (the receivers read up to
+/// the lost ones, so each decryption stores `skip` seeds, as in the timed bench).
+fn group_state(skip: u32, rng: &mut ChaCha20Rng) -> Group {
+    let (mut sender, receiver) = group_pair(rng);
+    let mut megolm = GroupSession::new(MegolmConfig::version_1());
+    let inbound = InboundGroupSession::new(&megolm.session_key(), MegolmConfig::version_1());
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for _ in 0..COUNTED {
+        for _ in 0..skip {
+            sender.group_encrypt(GROUP, b"lost", rng).unwrap();
+            megolm.encrypt(b"lost");
+        }
+        ours.push(
+            sender
+                .group_encrypt(GROUP, &PLAINTEXT, rng)
+                .unwrap()
+                .serialized()
+                .to_vec(),
+        );
+        theirs.push(megolm.encrypt(PLAINTEXT).to_bytes());
+    }
+    ours.reverse();
+    theirs.reverse();
+    Group {
+        rng: rng.clone(),
+        sender,
+        receiver,
+        megolm,
+        inbound,
+        floor: GroupFloor::new(rng),
+        ours,
+        theirs,
+        skip,
+    }
+}
+
+/// The instruction count of the operations whose floor has a DH, a KEM or a signature,
+/// for a noisy machine: run under `valgrind --tool=callgrind
+/// --toggle-collect='*instructions_*'` (`scripts/peers-instructions`) with
+/// `MISSIVE_COUNT_INSTRUCTIONS=1`. Exact and repeatable; valgrind runs the portable
+/// SHA-256 (it has no SHA extensions), so the symmetric rows are left to the timed
+/// bench, where their hashing costs what it costs on the hardware.
+fn count_instructions() {
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let (alice, bob) = missive_pair(&mut rng);
+    let mut c = Counted {
+        alice,
+        bob,
+        olm: olm_pair(),
+        floor: MessageFloor::new(&mut rng),
+        ciphertext: hazmat::aes_cbc_encrypt(&[1; 32], &[2; 16], &PLAINTEXT),
+        dh: (KeyPair::generate(&mut rng), KeyPair::generate(&mut rng)),
+        rng,
+    };
+    instructions_ping_pong_round__missive(&mut c);
+    instructions_ping_pong_round__vodozemac(&mut c);
+    instructions_ping_pong_round__floor(&mut c);
+
+    let mut rng = ChaCha20Rng::seed_from_u64(10);
+    let identity = SigningKey::new(PrivateKey::generate(&mut rng));
+    let x = KeyPair::generate(&mut rng);
+    let kem = KemKeyPair::generate(KemKeyType::Kyber1024, &mut rng);
+    let signed = (
+        x.public_key().serialize(),
+        identity.sign(&x.public_key().serialize(), &mut rng),
+    );
+    let kyber_key = kem.public_key().serialize().to_vec();
+    let kyber = (kyber_key.clone(), identity.sign(&kyber_key, &mut rng));
+    let missive = (0..COUNTED)
+        .map(|i| {
+            let alice = party("alice", &mut rng);
+            let mut bob = party("bob", &mut rng);
+            let bb = bundle(&mut bob, 1 + i as u32, &mut rng);
+            (alice, bob, bb)
+        })
+        .collect();
+    let olm = (0..COUNTED)
+        .map(|_| {
+            let alice = Account::new();
+            let mut bob = Account::new();
+            bob.generate_one_time_keys(1);
+            let otk = *bob.one_time_keys().values().next().unwrap();
+            bob.mark_keys_as_published();
+            (alice, bob, otk)
+        })
+        .collect();
+    let mut c = Creation {
+        missive,
+        olm,
+        floor: MessageFloor::new(&mut rng),
+        ciphertext: hazmat::aes_cbc_encrypt(&[1; 32], &[2; 16], &PLAINTEXT),
+        rng,
+        identity,
+        x,
+        kem,
+        signed,
+        kyber,
+    };
+    instructions_session_creation__missive(&mut c);
+    instructions_session_creation__vodozemac(&mut c);
+    instructions_session_creation__floor(&mut c);
+
+    let mut rng = ChaCha20Rng::seed_from_u64(11);
+    let mut g = group_state(0, &mut rng);
+    instructions_group_encrypt__missive(&mut g);
+    instructions_group_encrypt__vodozemac(&mut g);
+    instructions_group_encrypt__floor(&mut g);
+    let mut g = group_state(0, &mut rng);
+    instructions_group_decrypt__missive(&mut g);
+    instructions_group_decrypt__vodozemac(&mut g);
+    instructions_group_decrypt__floor(&mut g);
+    let mut g = group_state(100, &mut rng);
+    instructions_group_decrypt_skip_100__missive(&mut g);
+    instructions_group_decrypt_skip_100__vodozemac(&mut g);
+    instructions_group_decrypt_skip_100__floor(&mut g);
+    let mut g = group_state(1_000, &mut rng);
+    instructions_group_decrypt_skip_1000__missive(&mut g);
+    instructions_group_decrypt_skip_1000__vodozemac(&mut g);
+    instructions_group_decrypt_skip_1000__floor(&mut g);
+}
+
+fn main() {
+    if std::env::var_os("MISSIVE_COUNT_INSTRUCTIONS").is_some() {
+        count_instructions();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -23,6 +23,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 CRITERION = ROOT / "target" / "criterion"
 DOC = ROOT / "docs" / "PERFORMANCE.md"
 SVG = ROOT / "docs" / "peers.svg"
+# Written by scripts/peers-instructions (callgrind): exact instruction counts of the
+# operations that have a DH, a KEM or a signature.
+INSTRUCTIONS = CRITERION / "peers-instructions.json"
 
 # (operation, label, target of missive/floor, target of missive/vodozemac)
 PEERS = [
@@ -85,19 +88,31 @@ def peers_rows():
     return rows
 
 
+def instruction_ratios(op):
+    """(missive / floor, missive / vodozemac) in instructions, if counted."""
+    if not INSTRUCTIONS.exists():
+        return None, None
+    c = json.loads(INSTRUCTIONS.read_text()).get(op, {})
+    m = c.get("missive")
+    return ratio(m, c.get("floor")), ratio(m, c.get("vodozemac"))
+
+
 def peers_table(rows, misses):
     out = [
-        "| operation | missive | vodozemac | floor | missive / floor | missive / vodozemac |",
-        "|---|---|---|---|---|---|",
+        "| operation | missive | vodozemac | floor | missive / floor | missive / vodozemac "
+        "| instructions: missive / floor | instructions: missive / vodozemac |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for op, label, m, v, f, ft, vt in rows:
         rf, rv = ratio(m, f), ratio(m, v)
         for r, t, what in ((rf, ft, "floor"), (rv, vt, "vodozemac")):
             if r is not None and t is not None and r > t:
                 misses.append(f"{op}: missive/{what} {r:.2f} > {t}")
+        irf, irv = instruction_ratios(op)
         out.append(
             f"| {label} | {fmt_time(m)} | {fmt_time(v)} | {fmt_time(f)} "
-            f"| {fmt_ratio(rf, ft)} | {fmt_ratio(rv, vt)} |"
+            f"| {fmt_ratio(rf, ft)} | {fmt_ratio(rv, vt)} "
+            f"| {'–' if irf is None else f'{irf:.3f}'} | {'–' if irv is None else f'{irv:.2f}'} |"
         )
     by = {r[0]: r for r in rows}
     enc, dec = by.get("same_chain_encrypt"), by.get("same_chain_decrypt")
@@ -110,7 +125,7 @@ def peers_table(rows, misses):
         out.append(
             f"| same-chain encrypt + decrypt (sum of the two rows) | {fmt_time(m)} "
             f"| {fmt_time(v)} | {fmt_time(f)} | {fmt_ratio(r, SAME_CHAIN_TARGET)} "
-            f"| {fmt_ratio(ratio(m, v))} |"
+            f"| {fmt_ratio(ratio(m, v))} | – | – |"
         )
     return out
 
@@ -146,9 +161,16 @@ def replace_between(text, name, lines):
 def svg(rows):
     """A horizontal bar chart on a log scale: missive/floor and missive/vodozemac per
     operation, with the line at 1 and each target marked."""
-    lo, hi = 0.1, 10.0
-    left, width, bar, gap = 300, 520, 12, 14
-    top = 58
+    by = {r[0]: r for r in rows}
+    enc, dec = by.get("same_chain_encrypt"), by.get("same_chain_decrypt")
+    if enc and dec and None not in (enc[2], enc[4], dec[2], dec[4]):
+        v = None if None in (enc[3], dec[3]) else enc[3] + dec[3]
+        combined = ("same_chain", "same-chain encrypt + decrypt", enc[2] + dec[2], v,
+                    enc[4] + dec[4], SAME_CHAIN_TARGET, None)
+        rows = rows[:2] + [combined] + rows[2:]
+    lo, hi = 0.05, 20.0
+    left, width, bar, gap = 300, 560, 12, 14
+    top = 74
     height = top + len(rows) * (2 * bar + gap) + 60
 
     def x(r):
@@ -160,16 +182,17 @@ def svg(rows):
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 40}" height="{height}" '
         'font-family="sans-serif" font-size="12">',
         '<rect width="100%" height="100%" fill="white"/>',
-        f'<text x="{left}" y="20" font-size="14" font-weight="bold">missive, as a multiple of its floor '
-        "and of vodozemac (median CPU time, one run; log scale)</text>",
-        f'<rect x="{left}" y="30" width="12" height="12" fill="{colours["floor"]}"/>'
-        f'<text x="{left + 16}" y="41">missive / floor</text>',
-        f'<rect x="{left + 150}" y="30" width="12" height="12" fill="{colours["vodozemac"]}"/>'
-        f'<text x="{left + 166}" y="41">missive / vodozemac (Olm, Megolm)</text>',
-        f'<text x="{left + 400}" y="41">| target</text>',
+        f'<text x="{left}" y="20" font-size="14" font-weight="bold">missive as a multiple of its floor '
+        "and of vodozemac</text>",
+        f'<text x="{left}" y="36">median CPU time of one run; log scale</text>',
+        f'<rect x="{left}" y="46" width="12" height="12" fill="{colours["floor"]}"/>'
+        f'<text x="{left + 16}" y="57">missive / floor</text>',
+        f'<rect x="{left + 150}" y="46" width="12" height="12" fill="{colours["vodozemac"]}"/>'
+        f'<text x="{left + 166}" y="57">missive / vodozemac (Olm, Megolm)</text>',
+        f'<text x="{left + 400}" y="57">| target</text>',
     ]
     axis_y = height - 40
-    for tick in (0.1, 0.2, 0.5, 1, 2, 5, 10):
+    for tick in (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20):
         tx = x(tick)
         s.append(
             f'<line x1="{tx:.1f}" y1="{top - 6}" x2="{tx:.1f}" y2="{axis_y}" '
@@ -186,7 +209,13 @@ def svg(rows):
                     f'<rect x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 1):.1f}" height="{bar}" '
                     f'fill="{colours[side]}"/>'
                 )
-                s.append(f'<text x="{max(x(r), x(1)) + 4:.1f}" y="{y + bar - 2}" font-size="10">{r:.2f}</text>')
+                if r >= 1:
+                    s.append(f'<text x="{x(r) + 4:.1f}" y="{y + bar - 2}" font-size="10">{r:.2f}</text>')
+                else:
+                    s.append(
+                        f'<text x="{x(r) - 4:.1f}" y="{y + bar - 2}" font-size="10" '
+                        f'text-anchor="end">{r:.2f}</text>'
+                    )
             if t is not None:
                 s.append(
                     f'<line x1="{x(t):.1f}" y1="{y - 2}" x2="{x(t):.1f}" y2="{y + bar + 2}" '

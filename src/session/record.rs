@@ -84,6 +84,9 @@ pub struct SessionChange {
     pub(crate) kind: ChangeKind,
 }
 
+// The stamp (about 200 bytes of public values) stays inline: boxing it would cost an
+// allocation per message to save copying it.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum ChangeKind {
     /// The current session (`archived: None`) or archived session `i` advanced; an
     /// archived one then becomes current, the current one archived.
