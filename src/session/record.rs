@@ -15,6 +15,8 @@
 //!                     4: Kyber prekey id (v4), 5: Kyber ciphertext (v4), 6: timestamp }
 //! ```
 //! Parsing is strict: unknown fields, missing fields and out-of-bound counts are errors.
+//! Archived states carry no pending prekey (it is dropped when a session is archived,
+//! and when an archived state that has one is read).
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -82,17 +84,21 @@ pub struct SessionChange {
     pub(crate) kind: ChangeKind,
 }
 
-// The head stays inline on purpose: a boxed head would be moved out of its box into the
-// record, leaving its keys in the freed block.
+// The stamp (about 200 bytes of public values) stays inline: boxing it would cost an
+// allocation per message to save copying it.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum ChangeKind {
     /// The current session (`archived: None`) or archived session `i` advanced; an
     /// archived one then becomes current, the current one archived.
+    ///
+    /// The head is boxed as the record keeps it: applying the change swaps the boxes
+    /// (the old head wipes itself as it is dropped), so neither the change nor the
+    /// commit copies a head, and no head's keys are left in a freed block.
     Advance {
         archived: Option<usize>,
         /// The stamp of the head the change was computed from.
         from: HeadStamp,
-        head: SessionHead,
+        head: Box<SessionHead>,
         delta: StoredDelta,
         keep_archived: usize,
     },
@@ -301,8 +307,14 @@ impl SessionRecord {
     /// Moves the current session to the archive (e.g. when the app resets the session),
     /// keeping at most `max_archived` archived sessions (never more than
     /// [`MAX_ARCHIVED_SESSIONS_LIMIT`], so that the record stays readable).
+    ///
+    /// The archived session drops its pending prekey data (with a v4 session's 1,568-byte
+    /// Kyber ciphertext), as libsignal does: only the current session sends, and an
+    /// archived one becomes current again only by decrypting a message, which clears
+    /// that data anyway.
     pub fn archive_current_state(&mut self, max_archived: usize) {
-        if let Some(s) = self.current.take() {
+        if let Some(mut s) = self.current.take() {
+            s.head.pending_prekey = None;
             self.previous.push_front(s);
         }
         self.previous
@@ -563,8 +575,11 @@ impl SessionRecord {
                     if rec.previous.len() >= MAX_ARCHIVED_SESSIONS_LIMIT {
                         return Err(DecodeError::BadLength);
                     }
-                    rec.previous
-                        .push_back(Box::new(decode_state(value.as_bytes()?)?))
+                    let mut s = Box::new(decode_state(value.as_bytes()?)?);
+                    // Checked, then dropped: archived sessions keep no pending prekey data
+                    // (`archive_current_state`); records written before that still hold it.
+                    s.head.pending_prekey = None;
+                    rec.previous.push_back(s)
                 }
                 _ => return Err(DecodeError::Malformed),
             }
@@ -745,7 +760,7 @@ fn decode_state(bytes: &[u8]) -> Result<SessionState, DecodeError> {
         return Err(DecodeError::InvalidKey);
     }
     Ok(SessionState {
-        head: SessionHead {
+        head: Box::new(SessionHead {
             version,
             local_identity: lid.ok_or(DecodeError::MissingField)?,
             remote_identity: rid.ok_or(DecodeError::MissingField)?,
@@ -764,7 +779,7 @@ fn decode_state(bytes: &[u8]) -> Result<SessionState, DecodeError> {
             pending_prekey: pending.map(Box::new),
             base_key: base_key.ok_or(DecodeError::MissingField)?,
             spqr,
-        },
+        }),
         keys,
     })
 }
