@@ -44,6 +44,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("kyber_prekey_record", decoders::kyber_prekey_record),
     ("session_record", decoders::session_record),
     ("conversation", conversation::conversation),
+    ("handshake", conversation::handshake),
     ("sender_key_message", decoders::sender_key_message),
     (
         "sender_key_distribution_message",
@@ -51,4 +52,5 @@ pub const TARGETS: &[(&str, Check)] = &[
     ),
     ("sender_key_record", decoders::sender_key_record),
     ("group_conversation", group::group_conversation),
+    ("mixed", group::mixed),
 ];
