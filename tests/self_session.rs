@@ -42,7 +42,11 @@ fn refused_unchanged(
         Error::Protocol(ProtocolError::DecryptionFailed),
         "past the budget"
     );
-    assert_eq!(before, snapshot(dev, &[from]), "a refusal changed the store");
+    assert_eq!(
+        before,
+        snapshot(dev, &[from]),
+        "a refusal changed the store"
+    );
 }
 
 /// A jump on one new chain: counter `c` costs a DH step, `c + 1` chain steps and, the

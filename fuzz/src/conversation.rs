@@ -383,7 +383,12 @@ impl World {
             };
         }
         let cfg = cfg & (config::V3 | config::ONE_TIME | config::LIVED);
-        let snap = SNAPSHOTS.with(|c| c.borrow_mut().entry(cfg).or_insert_with(|| Rc::new(FrozenWorld::make(cfg))).clone());
+        let snap = SNAPSHOTS.with(|c| {
+            c.borrow_mut()
+                .entry(cfg)
+                .or_insert_with(|| Rc::new(FrozenWorld::make(cfg)))
+                .clone()
+        });
         World {
             parties: [snap.parties[0].thaw(), snap.parties[1].thaw()],
             rng,
@@ -446,13 +451,28 @@ struct FrozenWorld {
 impl FrozenWorld {
     /// Runs the setup of `cfg` through the checked actions themselves, and freezes it.
     fn make(cfg: u8) -> FrozenWorld {
-        let mut w = World::fresh(cfg, ChaCha20Rng::seed_from_u64(0x736e_6170 + u64::from(cfg)));
+        let mut w = World::fresh(
+            cfg,
+            ChaCha20Rng::seed_from_u64(0x736e_6170 + u64::from(cfg)),
+        );
         // An established session: a prekey message, a reply, an acknowledgement.
         let mut setup: Vec<u8> = vec![op::SEND, 0, 5, op::DELIVER, 1, 0, op::SEND, 1, 7];
         setup.extend([op::DELIVER, 0, 0, op::SEND, 0, 9, op::DELIVER, 1, 0]);
         if cfg & config::LIVED != 0 {
             // Bob starts a second session; Alice sends three on the first, Bob gets the last.
-            setup.extend([op::RESTART, 1, op::SEND, 0, 1, op::SEND, 0, 2, op::SEND, 0, 3]);
+            setup.extend([
+                op::RESTART,
+                1,
+                op::SEND,
+                0,
+                1,
+                op::SEND,
+                0,
+                2,
+                op::SEND,
+                0,
+                3,
+            ]);
             setup.extend([op::DELIVER, 1, 2]);
         }
         w.run(&mut Input(&setup));

@@ -30,8 +30,8 @@
 //! arguments (see [`op`]). Missing bytes read as zero.
 
 use std::cell::RefCell;
-use std::rc::Rc;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::rc::Rc;
 
 use missive::crypto::PublicKey;
 use missive::store::memory::InMemSenderKeyStore;

@@ -3,8 +3,8 @@
 //! record a device holds (what the invariant "a failed call changes nothing" compares).
 //! A party is a `Device` over the in-memory store; nothing here bundles stores by hand.
 
-use missive::store::memory::{BundleSpec, InMemSenderKeyStore, InMemSignalProtocolStore};
 use missive::store::ProtocolStore;
+use missive::store::memory::{BundleSpec, InMemSenderKeyStore, InMemSignalProtocolStore};
 use missive::{
     Config, Device, DistributionId, Error, IdentityChange, IdentityKey, IdentityKeyPair,
     KyberPreKeyId, KyberPreKeyRecord, PreKeyBundle, PreKeyId, PreKeyRecord, ProtocolAddress,
@@ -212,11 +212,19 @@ impl Frozen {
     /// Kyber prekeys).
     pub fn freeze(party: &Party) -> Frozen {
         let s = party.store();
-        assert_eq!(s.kyber_pre_key_store.used_triples(), 0, "triples cannot be thawed");
+        assert_eq!(
+            s.kyber_pre_key_store.used_triples(),
+            0,
+            "triples cannot be thawed"
+        );
         Frozen {
             address: party.address().clone(),
             config: party.config().clone(),
-            identity: s.identity_key_pair().expect("an identity").serialize().to_vec(),
+            identity: s
+                .identity_key_pair()
+                .expect("an identity")
+                .serialize()
+                .to_vec(),
             registration_id: s.local_registration_id().expect("a registration id"),
             identities: s
                 .identity_store
@@ -236,7 +244,11 @@ impl Frozen {
                 .iter()
                 .map(|(a, id, r)| (a.clone(), id, r.serialize().to_vec()))
                 .collect(),
-            pre_keys: s.pre_key_store.iter().map(|r| r.serialize().to_vec()).collect(),
+            pre_keys: s
+                .pre_key_store
+                .iter()
+                .map(|r| r.serialize().to_vec())
+                .collect(),
             signed_pre_keys: s
                 .signed_pre_key_store
                 .iter()

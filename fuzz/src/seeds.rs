@@ -461,7 +461,11 @@ fn mixed_scripts(out: &mut Vec<Seed>) {
         &[DELIVER, M1, LAST],
         &[DELIVER, M1, 0],
     ];
-    out.push(("mixed", "chat-records-rotate", script(SETUP | 1, 13, &mixed)));
+    out.push((
+        "mixed",
+        "chat-records-rotate",
+        script(SETUP | 1, 13, &mixed),
+    ));
 }
 
 fn group_scripts(out: &mut Vec<Seed>) {

@@ -33,7 +33,13 @@ impl Pair {
         let mut peer = Peer::spawn(PeerKind::Client).expect("spawn libsignal-client driver");
         let shared = identity.private_key().to_bytes();
         let keys = peer
-            .new_party_with("p", remote_name, 2, None, self_session.then_some(&shared[..]))
+            .new_party_with(
+                "p",
+                remote_name,
+                2,
+                None,
+                self_session.then_some(&shared[..]),
+            )
             .unwrap();
         assert_eq!(
             keys.identity_key == identity.identity_key().serialize(),
@@ -102,7 +108,11 @@ impl Pair {
         let before = self.missive.record();
         let r = self.missive.try_decrypt(m);
         if r.is_err() {
-            assert_eq!(before, self.missive.record(), "a refusal changed the record");
+            assert_eq!(
+                before,
+                self.missive.record(),
+                "a refusal changed the record"
+            );
         }
         r
     }
