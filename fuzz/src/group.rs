@@ -441,7 +441,7 @@ impl World {
         let (others, keys) = (self.others(who), self.keys());
         let device = &self.members[who].party;
         let before = Snapshot::of(device.store(), &others, &keys);
-        let thawed = Frozen::freeze(device).thaw();
+        let thawed = Frozen::freeze(device).thaw_all();
         assert_eq!(
             before,
             Snapshot::of(thawed.store(), &others, &keys),
