@@ -909,11 +909,13 @@ impl World {
 }
 
 impl World {
-    /// The world a run starts from: its members, every 1:1 session between them (and
-    /// from Mallory to each) started, and with [`config::SETUP`] their chains handed
-    /// out. One world per configuration, made once and frozen ([`party::Frozen`]): each
-    /// run deserializes the devices from their records, and `seed` feeds only the RNG
-    /// of the run's own actions.
+    /// The world a run starts from: its members, and with [`config::SETUP`] their chains
+    /// handed out over fresh 1:1 sessions. One world per configuration, made once and
+    /// frozen ([`party::Frozen`]): each run deserializes the devices' records, and `seed`
+    /// feeds only the RNG of the run's own actions. Other 1:1 sessions are made when first
+    /// used, as before: made in advance for every pair, their records would cost every
+    /// run more to deserialize (a public-key check per session) than the few runs that
+    /// use them save.
     fn start(cfg: u8, seed: u64) -> World {
         thread_local! {
             static SNAPSHOTS: RefCell<BTreeMap<u8, Rc<FrozenWorld>>> = const {
@@ -989,13 +991,7 @@ struct FrozenWorld {
 
 impl FrozenWorld {
     fn make(cfg: u8) -> FrozenWorld {
-        let mut w = World::build(cfg, 0x6772_6f75_7073 + u64::from(cfg));
-        let n = w.n();
-        for s in 0..=n {
-            for r in (0..n).filter(|&r| r != s) {
-                w.ensure_session(s, r);
-            }
-        }
+        let w = World::build(cfg, 0x6772_6f75_7073 + u64::from(cfg));
         FrozenWorld {
             members: w.members.iter().map(|m| Frozen::freeze(&m.party)).collect(),
             mallory: Frozen::freeze(&w.mallory),

@@ -56,9 +56,9 @@ impl Pair {
         // missive initiates; one round trip and an acknowledgement.
         let bundle = pair.peer.make_bundle("p", true).unwrap();
         pair.missive.process_bundle(&bundle).unwrap();
-        pair.to_peer("hello");
-        pair.to_missive("hello back");
-        pair.to_peer("ack");
+        pair.send_to_peer("hello");
+        pair.send_to_missive("hello back");
+        pair.send_to_peer("ack");
         pair
     }
 
@@ -71,12 +71,12 @@ impl Pair {
         }
     }
 
-    fn to_peer(&mut self, text: &str) {
+    fn send_to_peer(&mut self, text: &str) {
         let m = self.missive.encrypt(text.as_bytes());
         assert_eq!(self.party().try_decrypt(&m).unwrap(), text.as_bytes());
     }
 
-    fn to_missive(&mut self, text: &str) {
+    fn send_to_missive(&mut self, text: &str) {
         let m = self.party().encrypt(text.as_bytes());
         assert_eq!(self.missive.try_decrypt(&m).unwrap(), text.as_bytes());
     }
@@ -121,7 +121,7 @@ impl Pair {
 /// Jump `JUMP` on the chain the receiver already knows.
 fn one_chain_from_missive(self_session: bool, seed: u64) -> Result<Vec<u8>, String> {
     let mut p = Pair::new(self_session, seed);
-    p.to_peer("known chain");
+    p.send_to_peer("known chain");
     p.missive_loses(JUMP);
     let m = p.missive.encrypt(b"after the gap");
     p.peer_takes(&m)
@@ -129,7 +129,7 @@ fn one_chain_from_missive(self_session: bool, seed: u64) -> Result<Vec<u8>, Stri
 
 fn one_chain_from_peer(self_session: bool, seed: u64) -> Result<Vec<u8>, Error> {
     let mut p = Pair::new(self_session, seed);
-    p.to_missive("known chain");
+    p.send_to_missive("known chain");
     p.peer_loses(JUMP);
     let m = p.party().encrypt(b"after the gap");
     p.missive_takes(&m)
@@ -139,18 +139,18 @@ fn one_chain_from_peer(self_session: bool, seed: u64) -> Result<Vec<u8>, Error> 
 /// counter 0 of a new chain, `JUMP` SPQR indices past the last one received.
 fn spqr_only_from_missive(self_session: bool, seed: u64) -> Result<Vec<u8>, String> {
     let mut p = Pair::new(self_session, seed);
-    p.to_peer("known chain");
+    p.send_to_peer("known chain");
     p.missive_loses(JUMP - 1);
-    p.to_missive("turn");
+    p.send_to_missive("turn");
     let m = p.missive.encrypt(b"new chain");
     p.peer_takes(&m)
 }
 
 fn spqr_only_from_peer(self_session: bool, seed: u64) -> Result<Vec<u8>, Error> {
     let mut p = Pair::new(self_session, seed);
-    p.to_missive("known chain");
+    p.send_to_missive("known chain");
     p.peer_loses(JUMP - 1);
-    p.to_peer("turn");
+    p.send_to_peer("turn");
     let m = p.party().encrypt(b"new chain");
     p.missive_takes(&m)
 }
