@@ -253,7 +253,7 @@ fn aes_cbc_decrypt_padding(runner: &mut CtRunner, rng: &mut BenchRng) {
 fn decapsulate(runner: &mut CtRunner, rng: &mut BenchRng, key_type: KemKeyType) {
     let pair = KemKeyPair::generate(key_type, rng);
     let inputs = inputs(rng, 60_000, |c, rng| {
-        let (ct, _) = pair.public_key.encapsulate(rng);
+        let (ct, _) = pair.public_key().encapsulate(rng);
         if is_left(c) {
             return ct;
         }
@@ -262,7 +262,7 @@ fn decapsulate(runner: &mut CtRunner, rng: &mut BenchRng, key_type: KemKeyType) 
         raw[i] ^= 1 + (rng.next_u32() % 255) as u8;
         KemCiphertext::deserialize(&raw).expect("same type and length")
     });
-    let sk = &pair.secret_key;
+    let sk = pair.secret_key();
     run(runner, &inputs, |ct| sk.decapsulate(ct));
 }
 

@@ -230,11 +230,11 @@ fn decapsulate(key_type: KemKeyType, rng: &mut Rng) {
     const S: std::ops::Range<usize> = 1..1 + 1536;
     const Z: std::ops::Range<usize> = 1 + 3136..1 + 3168;
     let pair = KemKeyPair::generate(key_type, rng);
-    let (ct, shared) = pair.public_key.encapsulate(rng);
+    let (ct, shared) = pair.public_key().encapsulate(rng);
     let mut invalid = ct.serialize();
     invalid[1 + 100] ^= 0x10;
     let invalid = KemCiphertext::deserialize(&invalid).unwrap();
-    let serialized = pair.secret_key.serialize();
+    let serialized = pair.secret_key().serialize();
     assert_eq!(serialized.len(), Z.end);
     secret(&serialized[S]);
     secret(&serialized[Z]);
