@@ -357,10 +357,17 @@ impl SpqrHead {
     /// without deriving anything.
     ///
     /// Errors: [`ProtocolError::PqRatchet`] for a malformed field, an epoch other than 1,
-    /// or index 0; [`ProtocolError::TooFarInFuture`] past [`MAX_FORWARD_JUMP`];
+    /// or index 0; [`ProtocolError::TooFarInFuture`] past [`MAX_FORWARD_JUMP`] unless
+    /// `unlimited_jump` (a session with oneself, exempt as in libsignal-client: the
+    /// caller's per-message work budget bounds it instead);
     /// [`ProtocolError::DuplicateMessage`] when the key was used or has aged out of the
     /// [`MAX_SKIPPED_DISTANCE`] window.
-    pub(crate) fn plan_recv(&self, field: &[u8], stored: &SkippedKeys) -> Result<RecvPlan, Error> {
+    pub(crate) fn plan_recv(
+        &self,
+        field: &[u8],
+        stored: &SkippedKeys,
+        unlimited_jump: bool,
+    ) -> Result<RecvPlan, Error> {
         let header = parse(field).map_err(|_| ProtocolError::PqRatchet)?;
         if header.epoch != EPOCH {
             return Err(ProtocolError::PqRatchet.into());
@@ -378,7 +385,7 @@ impl SpqrHead {
             }
             return Ok(RecvPlan { index, steps: 0 });
         }
-        if index - newest > MAX_FORWARD_JUMP {
+        if index - newest > MAX_FORWARD_JUMP && !unlimited_jump {
             return Err(ProtocolError::TooFarInFuture.into());
         }
         Ok(RecvPlan {
@@ -569,7 +576,7 @@ impl SpqrState {
     /// The SPQR message key for an incoming field: plan, stage on a copy of the head,
     /// apply. On error the state is unchanged.
     pub(crate) fn recv(&mut self, field: &[u8]) -> Result<MessageKey, Error> {
-        let plan = self.head.plan_recv(field, &self.skipped)?;
+        let plan = self.head.plan_recv(field, &self.skipped, false)?;
         let mut head = self.head.clone();
         let (key, delta) = head.stage_recv(&plan, &self.skipped)?;
         self.head = head;

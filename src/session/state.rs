@@ -367,7 +367,7 @@ impl SessionState {
             },
         };
         let spqr = match &head.spqr {
-            Some(s) => Some(s.plan_recv(message.pq_ratchet(), &self.keys.spqr)?),
+            Some(s) => Some(s.plan_recv(message.pq_ratchet(), &self.keys.spqr, unlimited)?),
             None => None,
         };
         Ok(DecryptPlan { chain, spqr })
