@@ -204,6 +204,11 @@ fn pair(shape: &Shape, seed: u64) -> (Dev, Dev, ChaCha20Rng) {
         Shape::Archived40 => assert_eq!(record.archived_count(), 40),
         Shape::Skipped5x2000 => assert!(record.stored_key_count() >= 10_000),
     }
+    eprintln!(
+        "lived/{}: the record is {} bytes",
+        shape.name(),
+        record.serialize().len()
+    );
     // Put Alice on a chain Bob already receives, so the measured messages are same-chain.
     deliver(&mut alice, &mut bob, b"warm-up", &mut rng);
     (alice, bob, rng)

@@ -236,6 +236,7 @@ pub fn skip_sender_messages<S: ProtocolStore>(
             from_iteration: state.chain_key.iteration(),
             chain_key,
             delta: crate::ratchet::skipped::KeysDelta::default(),
+            verifier: None,
         },
     };
     drop(record);

@@ -4,6 +4,7 @@
 mod common;
 
 use missive::__fuzz::SpqrState;
+use missive::crypto::xeddsa::{SigningKey, VerifyingKey};
 use missive::crypto::{KemKeyPair, KemKeyType, KeyPair, PrivateKey};
 use missive::store::memory::{BundleSpec, InMemSignalProtocolStore};
 use missive::{
@@ -55,6 +56,17 @@ fn curve25519_keys() {
         .diffie_hellman(&PrivateKey::generate(&mut rng()).public_key());
     let shared = shared.unwrap();
     pinned(&shared, shared.as_bytes(), "SharedSecret(<redacted>)");
+    let signing = SigningKey::new(PrivateKey::from_bytes(&SECRET));
+    pinned(
+        &signing,
+        &secret,
+        &format!("SigningKey {{ public: PublicKey({public}), .. }}"),
+    );
+    pinned(
+        &VerifyingKey::new(signing.public_key()),
+        &secret,
+        &format!("VerifyingKey(PublicKey({public}))"),
+    );
     let identity = IdentityKeyPair::from_private_key(PrivateKey::from_bytes(&SECRET));
     pinned(
         &identity,

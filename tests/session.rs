@@ -313,3 +313,141 @@ fn snapshot_sees_every_kind_of_record() {
         (0, 0)
     );
 }
+
+/// Archived sessions keep no pending prekey data (it carries a v4 session's 1,568-byte
+/// Kyber ciphertext, and only the current session ever sends it): a record with 40
+/// archived sessions stays under 25 KB plus what the ML-KEM braid holds in flight (at
+/// most 2.5 KB a session here: the initiator's decapsulation key, 2,400 bytes, while its
+/// header is out) whichever side initiated them and whether or not they were answered. And an archived session that never had an answer still decrypts
+/// one (it is promoted, and sends ordinary messages).
+#[test]
+fn archived_sessions_drop_pending_prekey_data() {
+    const MAX_RECORD: usize = 25_000 + (DEFAULT_MAX_ARCHIVED_SESSIONS + 1) * 2_500;
+    for answered in [true, false] {
+        let mut rng = rng(41 + u64::from(answered));
+        let mut alice = device(ALICE, 1, &mut rng);
+        let mut bob = device(BOB, 1, &mut rng);
+        let (a, b) = (alice.address().clone(), bob.address().clone());
+        let mut first = None;
+        for _ in 0..=DEFAULT_MAX_ARCHIVED_SESSIONS {
+            establish(&mut alice, &mut bob, true, false, &mut rng);
+            let m = send(&mut alice, &b, b"hello", &mut rng);
+            assert_eq!(m.message_type(), CiphertextMessageType::PreKey);
+            recv(&mut bob, &a, &m, &mut rng).unwrap();
+            if answered {
+                let r = send(&mut bob, &a, b"hi", &mut rng);
+                recv(&mut alice, &b, &r, &mut rng).unwrap();
+            }
+            first.get_or_insert_with(|| record_bytes(&alice, &b).unwrap().len());
+        }
+        for (who, bytes) in [
+            ("initiator", record_bytes(&alice, &b).unwrap()),
+            ("responder", record_bytes(&bob, &a).unwrap()),
+        ] {
+            let record = SessionRecord::deserialize(&bytes).unwrap();
+            assert_eq!(record.archived_count(), DEFAULT_MAX_ARCHIVED_SESSIONS);
+            println!("{who}, answered {answered}: {} bytes", bytes.len());
+            assert!(
+                bytes.len() <= MAX_RECORD,
+                "{who}, answered {answered}: {} bytes",
+                bytes.len()
+            );
+        }
+        if !answered {
+            // Each archived session is about the size of an answered one (no 1.6 KB of
+            // pending data each), though the current one still has its pending data.
+            let alice_record = record_bytes(&alice, &b).unwrap().len();
+            let one = first.unwrap();
+            assert!(
+                one > 1_600,
+                "a fresh unanswered session holds its pending data"
+            );
+            assert!(alice_record < 40 * (one - 1_500) + one, "{alice_record}");
+            // Alice resets: her unanswered current session is archived (and drops its
+            // pending data). Bob's answer on it decrypts and makes it current again.
+            alice.archive_session(&b).unwrap();
+            assert!(
+                !SessionRecord::deserialize(&record_bytes(&alice, &b).unwrap())
+                    .unwrap()
+                    .has_current_session()
+            );
+            let r = send(&mut bob, &a, b"late answer", &mut rng);
+            assert_eq!(recv(&mut alice, &b, &r, &mut rng).unwrap(), b"late answer");
+            let m = send(&mut alice, &b, b"and back", &mut rng);
+            assert_eq!(m.message_type(), CiphertextMessageType::Whisper);
+            assert_eq!(recv(&mut bob, &a, &m, &mut rng).unwrap(), b"and back");
+        }
+    }
+}
+
+/// A record written before archived sessions dropped their pending data still reads:
+/// the archived state's pending data is checked, then dropped, and the session works.
+#[test]
+fn archived_pending_prekey_in_an_older_record_is_read_and_dropped() {
+    fn varint(bytes: &[u8]) -> (usize, usize) {
+        let (mut v, mut shift) = (0usize, 0);
+        for (i, b) in bytes.iter().enumerate() {
+            v |= usize::from(b & 0x7f) << shift;
+            shift += 7;
+            if b & 0x80 == 0 {
+                return (v, i + 1);
+            }
+        }
+        panic!("truncated varint")
+    }
+    fn put_varint(out: &mut Vec<u8>, mut v: usize) {
+        while v >= 0x80 {
+            out.push((v as u8 & 0x7f) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    let (mut alice, mut bob, mut rng) = pair(false, true, 17);
+    let (a, b) = (alice.address().clone(), bob.address().clone());
+    let m = send(&mut alice, &b, b"unanswered", &mut rng);
+    recv(&mut bob, &a, &m, &mut rng).unwrap();
+    // `01 0a len(state) state 18 00`: the current state, pending data and all, ...
+    let current = record_bytes(&alice, &b).unwrap();
+    assert_eq!(current[1], 0x0a);
+    let (len, n) = varint(&current[2..]);
+    let state = &current[2 + n..2 + n + len];
+    assert_eq!(&current[2 + n + len..], &[0x18, 0x00]);
+    // ... written as the one archived state: `01 12 len(state) state 18 01`.
+    let mut old = vec![0x01, 0x12];
+    put_varint(&mut old, state.len());
+    old.extend_from_slice(state);
+    old.extend_from_slice(&[0x18, 0x01]);
+    let record = SessionRecord::deserialize(&old).unwrap();
+    assert_eq!(record.archived_count(), 1);
+    let rewritten = record.serialize();
+    assert!(
+        rewritten.len() + 1_600 < old.len(),
+        "{} then {}",
+        old.len(),
+        rewritten.len()
+    );
+    assert_eq!(
+        SessionRecord::deserialize(&rewritten).unwrap().serialize(),
+        rewritten
+    );
+    // Damaged pending data is still refused: parsing stays strict.
+    let mut damaged = old.clone();
+    // Field 13 (tag 0x6a), whose length (1.6 KB: a two-byte varint) covers the
+    // ciphertext: its wire type changed to a group.
+    let at = old.len() - 2 - state.len()
+        + state
+            .windows(3)
+            .position(|w| {
+                w[0] == 0x6a && w[2] < 0x80 && (1_600..1_800).contains(&varint(&w[1..]).0)
+            })
+            .expect("field 13");
+    damaged[at] = 0x6b;
+    assert!(SessionRecord::deserialize(&damaged).is_err());
+    // Bob's answer promotes the archived session.
+    alice.store_mut().session_store.store_session(&b, record);
+    let r = send(&mut bob, &a, b"answer", &mut rng);
+    assert_eq!(recv(&mut alice, &b, &r, &mut rng).unwrap(), b"answer");
+    let m = send(&mut alice, &b, b"ordinary", &mut rng);
+    assert_eq!(m.message_type(), CiphertextMessageType::Whisper);
+    assert_eq!(recv(&mut bob, &a, &m, &mut rng).unwrap(), b"ordinary");
+}

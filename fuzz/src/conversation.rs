@@ -19,8 +19,16 @@
 //! messages ([`missive::Config::accept_legacy_x3dh`]), in v4 they keep the default and
 //! refuse them.
 //!
+//! Two targets run this world:
+//! * [`conversation`] starts from a snapshot: parties with an established session (and,
+//!   with [`config::LIVED`], a second session, archived messages and skipped keys), made
+//!   once per configuration and deserialized from their records for every execution
+//!   ([`party::Frozen`]), so an execution costs its actions, not a handshake;
+//! * [`handshake`] starts from two fresh identities and a handshake, as every session
+//!   does: the fuzzer steers identities, bundles and the first messages through the seed.
+//!
 //! Input: `config (1) ‖ seed (8) ‖ actions`, each action an opcode byte and its
-//! arguments (see [`conversation`]). Missing bytes read as zero.
+//! arguments (see [`op`]). Missing bytes read as zero.
 
 use missive::crypto::PublicKey;
 use missive::{
@@ -30,7 +38,11 @@ use missive::{
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
-use super::party::{self, ALICE, BOB, NOW, Party};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use super::party::{self, ALICE, BOB, Frozen, NOW, Party};
 
 /// Opcodes: the first byte of each action, modulo their number.
 pub mod op {
@@ -56,12 +68,16 @@ pub mod op {
 }
 
 /// `config` bits: 1 = v3 (X3DH, legacy bundles) instead of v4; 2 = bundles carry a
-/// one-time EC prekey.
+/// one-time EC prekey; 4 = ([`conversation`] only) the snapshot has lived.
 pub mod config {
     /// Run the v3 protocol.
     pub const V3: u8 = 1;
     /// Bundles carry a one-time EC prekey.
     pub const ONE_TIME: u8 = 2;
+    /// The snapshot has lived: besides the established session, Bob has started a second
+    /// one (the first is archived on his side), and three of Alice's messages wait in
+    /// flight, one of them delivered out of order (Bob holds skipped keys).
+    pub const LIVED: u8 = 4;
 }
 
 /// Sends beyond this are ignored: far inside every window and jump bound, so that each
@@ -103,6 +119,7 @@ impl Input<'_> {
     }
 }
 
+#[derive(Clone)]
 struct InFlight {
     kind: CiphertextMessageType,
     bytes: Vec<u8>,
@@ -123,7 +140,7 @@ fn ratchet_key(kind: CiphertextMessageType, bytes: &[u8]) -> PublicKey {
 /// The sender chains a receiver has learnt, oldest first, over all its sessions with the
 /// sender. A session keeps the newest [`MAX_RECEIVER_CHAINS`] of its own, and never more
 /// newer ones than this list holds, so "not evicted here" implies "still kept".
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Learnt(Vec<PublicKey>);
 
 impl Learnt {
@@ -336,54 +353,156 @@ impl World {
     }
 }
 
-/// Runs one conversation from `data`.
+impl World {
+    /// Two fresh parties and a session Alice starts: `handshake`'s starting point.
+    fn fresh(cfg: u8, mut rng: ChaCha20Rng) -> World {
+        let v3 = cfg & config::V3 != 0;
+        let one_time = cfg & config::ONE_TIME != 0;
+        let alice: Party = party::device(ALICE, 1001, v3, &mut rng);
+        let bob = party::device(BOB, 2002, v3, &mut rng);
+        let mut w = World {
+            parties: [alice, bob],
+            rng,
+            v3,
+            one_time,
+            in_flight: [Vec::new(), Vec::new()],
+            delivered: [Vec::new(), Vec::new()],
+            learnt: [Learnt::default(), Learnt::default()],
+            sends: 0,
+            restarts: 0,
+        };
+        w.restart(0);
+        w
+    }
+
+    /// `conversation`'s starting point for `cfg`: made once, then deserialized.
+    fn from_snapshot(cfg: u8, rng: ChaCha20Rng) -> World {
+        thread_local! {
+            static SNAPSHOTS: RefCell<BTreeMap<u8, Rc<FrozenWorld>>> = const {
+                RefCell::new(BTreeMap::new())
+            };
+        }
+        let cfg = cfg & (config::V3 | config::ONE_TIME | config::LIVED);
+        let snap = SNAPSHOTS.with(|c| {
+            c.borrow_mut()
+                .entry(cfg)
+                .or_insert_with(|| Rc::new(FrozenWorld::make(cfg)))
+                .clone()
+        });
+        World {
+            parties: [snap.parties[0].thaw(), snap.parties[1].thaw()],
+            rng,
+            v3: snap.v3,
+            one_time: snap.one_time,
+            in_flight: snap.in_flight.clone(),
+            delivered: snap.delivered.clone(),
+            learnt: snap.learnt.clone(),
+            sends: snap.sends,
+            restarts: snap.restarts,
+        }
+    }
+
+    /// Runs the actions of `input` (see [`op`]).
+    fn run(&mut self, input: &mut Input<'_>) {
+        while !input.0.is_empty() {
+            let opcode = input.byte() % op::COUNT;
+            let party = usize::from(input.byte() & 1);
+            match opcode {
+                op::SEND => {
+                    let len = input.byte();
+                    self.send(party, len)
+                }
+                op::DELIVER => {
+                    let pick = input.byte();
+                    self.deliver_in_flight(party, pick)
+                }
+                op::DROP => {
+                    let pick = usize::from(input.byte());
+                    let q = &mut self.in_flight[party];
+                    if !q.is_empty() {
+                        q.remove(pick % q.len());
+                    }
+                }
+                op::REPLAY => {
+                    let pick = input.byte();
+                    self.replay(party, pick)
+                }
+                op::TAMPER => self.tamper(party, input),
+                op::FORGE => self.forge(party, input),
+                _ => self.restart(party),
+            }
+        }
+    }
+}
+
+/// A world frozen after its setup: both parties as records, and the model of what is in
+/// flight and delivered.
+struct FrozenWorld {
+    parties: [Frozen; 2],
+    v3: bool,
+    one_time: bool,
+    in_flight: [Vec<InFlight>; 2],
+    delivered: [Vec<InFlight>; 2],
+    learnt: [Learnt; 2],
+    sends: u32,
+    restarts: u32,
+}
+
+impl FrozenWorld {
+    /// Runs the setup of `cfg` through the checked actions themselves, and freezes it.
+    fn make(cfg: u8) -> FrozenWorld {
+        let mut w = World::fresh(
+            cfg,
+            ChaCha20Rng::seed_from_u64(0x736e_6170 + u64::from(cfg)),
+        );
+        // An established session: a prekey message, a reply, an acknowledgement.
+        let mut setup: Vec<u8> = vec![op::SEND, 0, 5, op::DELIVER, 1, 0, op::SEND, 1, 7];
+        setup.extend([op::DELIVER, 0, 0, op::SEND, 0, 9, op::DELIVER, 1, 0]);
+        if cfg & config::LIVED != 0 {
+            // Bob starts a second session; Alice sends three on the first, Bob gets the last.
+            setup.extend([
+                op::RESTART,
+                1,
+                op::SEND,
+                0,
+                1,
+                op::SEND,
+                0,
+                2,
+                op::SEND,
+                0,
+                3,
+            ]);
+            setup.extend([op::DELIVER, 1, 2]);
+        }
+        w.run(&mut Input(&setup));
+        FrozenWorld {
+            parties: [Frozen::freeze(&w.parties[0]), Frozen::freeze(&w.parties[1])],
+            v3: w.v3,
+            one_time: w.one_time,
+            in_flight: w.in_flight,
+            delivered: w.delivered,
+            learnt: w.learnt,
+            sends: w.sends,
+            restarts: w.restarts,
+        }
+    }
+}
+
+/// Runs one conversation from `data`, starting from an established session (a snapshot
+/// deserialized for this run; see the module doc).
 pub fn conversation(data: &[u8]) {
     let mut input = Input(data);
     let cfg = input.byte();
-    let mut rng = input.rng();
-    let v3 = cfg & config::V3 != 0;
-    let one_time = cfg & config::ONE_TIME != 0;
-    let alice: Party = party::device(ALICE, 1001, v3, &mut rng);
-    let bob = party::device(BOB, 2002, v3, &mut rng);
-    let mut w = World {
-        parties: [alice, bob],
-        rng,
-        v3,
-        one_time,
-        in_flight: [Vec::new(), Vec::new()],
-        delivered: [Vec::new(), Vec::new()],
-        learnt: [Learnt::default(), Learnt::default()],
-        sends: 0,
-        restarts: 0,
-    };
-    w.restart(0);
+    let rng = input.rng();
+    World::from_snapshot(cfg, rng).run(&mut input);
+}
 
-    while !input.0.is_empty() {
-        let opcode = input.byte() % op::COUNT;
-        let party = usize::from(input.byte() & 1);
-        match opcode {
-            op::SEND => {
-                let len = input.byte();
-                w.send(party, len)
-            }
-            op::DELIVER => {
-                let pick = input.byte();
-                w.deliver_in_flight(party, pick)
-            }
-            op::DROP => {
-                let pick = usize::from(input.byte());
-                let q = &mut w.in_flight[party];
-                if !q.is_empty() {
-                    q.remove(pick % q.len());
-                }
-            }
-            op::REPLAY => {
-                let pick = input.byte();
-                w.replay(party, pick)
-            }
-            op::TAMPER => w.tamper(party, &mut input),
-            op::FORGE => w.forge(party, &mut input),
-            _ => w.restart(party),
-        }
-    }
+/// Runs one conversation from `data`, starting with two fresh identities and a handshake
+/// (the seed makes the identities, bundles and ephemeral keys).
+pub fn handshake(data: &[u8]) {
+    let mut input = Input(data);
+    let cfg = input.byte();
+    let rng = input.rng();
+    World::fresh(cfg, rng).run(&mut input);
 }

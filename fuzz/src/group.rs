@@ -31,6 +31,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::rc::Rc;
 
 use missive::crypto::PublicKey;
 use missive::store::memory::InMemSenderKeyStore;
@@ -43,7 +44,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
 use super::conversation::Input;
-use super::party::{self, ALICE, BOB, CAROL, DAVE, NOW, Party, SenderKeys, Snapshot};
+use super::party::{self, ALICE, BOB, CAROL, DAVE, Frozen, NOW, Party, SenderKeys, Snapshot};
 
 /// Opcodes: the first byte of each action, modulo their number. `who` and `to` name a
 /// member (modulo the number of members); `g` a group (`g & 1`).
@@ -81,8 +82,17 @@ pub mod op {
     /// delivered messages if `sel & 1`, a bit-flipped copy of one if `sel & 2` (bit
     /// `rot`), and a forged message (as in `FORGE`; these arguments follow) if `sel & 4`.
     pub const BATCH: u8 = 9;
-    /// How many opcodes there are.
+    /// How many opcodes there are in `group_conversation`.
     pub const COUNT: u8 = 10;
+    /// `RECORDS who` (`mixed` only): every record of member `who` is serialized and the
+    /// member continues on a device rebuilt from those bytes; the records must read back
+    /// byte-identical.
+    pub const RECORDS: u8 = 10;
+    /// `CHAT who to len` (`mixed` only): `who` sends `4 + len` bytes to member `to` over
+    /// their 1:1 session (a message that carries no distribution).
+    pub const CHAT: u8 = 11;
+    /// How many opcodes there are in `mixed`.
+    pub const MIXED_COUNT: u8 = 12;
 }
 
 /// `config`: `config & 3` gives the number of members (0: 2, 1: 3, else 4).
@@ -134,6 +144,13 @@ enum Item {
         kind: CiphertextMessageType,
         bytes: Vec<u8>,
         skdm: Vec<u8>,
+    },
+    /// A 1:1 message from member `from` carrying only `text`.
+    Chat {
+        from: usize,
+        kind: CiphertextMessageType,
+        bytes: Vec<u8>,
+        text: Vec<u8>,
     },
 }
 
@@ -392,6 +409,47 @@ impl World {
             .expect("an honest bundle starts a session");
     }
 
+    /// `s` sends `4 + len` bytes to member `to` over their 1:1 session (within the pair's
+    /// message budget).
+    fn chat(&mut self, s: usize, to: u8, len: u8) {
+        let r = usize::from(to) % self.n();
+        let pair = (s.min(r), s.max(r));
+        let used = self.pair_messages.get(&pair).copied().unwrap_or(0);
+        if r == s || used >= MAX_PAIR_MESSAGES {
+            return;
+        }
+        self.pair_messages.insert(pair, used + 1);
+        self.ensure_session(s, r);
+        let mut text = self.clock.to_be_bytes()[4..].to_vec();
+        text.resize(4 + usize::from(len), len);
+        let remote = self.addresses[r].clone();
+        let device = &mut self.members[s].party;
+        let m = device
+            .encrypt(&remote, &text, NOW, &mut self.rng)
+            .unwrap_or_else(|e| panic!("encrypt on a session failed: {e:?}"));
+        self.members[r].in_flight.push(Item::Chat {
+            from: s,
+            kind: m.message_type(),
+            bytes: m.serialize().to_vec(),
+            text,
+        });
+    }
+
+    /// Member `who` goes on from its records: every record serialized and read back into
+    /// a new device, which must hold exactly the same bytes.
+    fn round_trip(&mut self, who: usize) {
+        let (others, keys) = (self.others(who), self.keys());
+        let device = &self.members[who].party;
+        let before = Snapshot::of(device.store(), &others, &keys);
+        let thawed = Frozen::freeze(device).thaw_all();
+        assert_eq!(
+            before,
+            Snapshot::of(thawed.store(), &others, &keys),
+            "records changed through serialization"
+        );
+        self.members[who].party = thawed;
+    }
+
     /// `s` makes (or, with `rotate`, replaces) its chain for `g` and sends its
     /// distribution over 1:1 sessions to the members in `mask`.
     fn distribute(&mut self, s: usize, g: usize, mask: u8, rotate: bool) {
@@ -489,14 +547,20 @@ impl World {
     /// Delivers the 1:1 message of a distribution item; it must decrypt (or, replayed,
     /// be refused and change nothing).
     fn deliver_one_to_one(&mut self, r: usize, item: &Item, replay: bool) {
-        let Item::Distribution {
-            from,
-            kind,
-            bytes,
-            skdm,
-        } = item
-        else {
-            unreachable!("a distribution item");
+        let (from, kind, bytes, skdm) = match item {
+            Item::Distribution {
+                from,
+                kind,
+                bytes,
+                skdm,
+            } => (from, kind, bytes, skdm),
+            Item::Chat {
+                from,
+                kind,
+                bytes,
+                text,
+            } => (from, kind, bytes, text),
+            Item::Group { .. } => unreachable!("a 1:1 item"),
         };
         let remote = self.addresses[*from].clone();
         let (others, keys) = (self.others(r), self.keys());
@@ -649,6 +713,7 @@ impl World {
                     .expect("missive parses what it sends");
                 self.process(r, *from, &d);
             }
+            Item::Chat { .. } => self.deliver_one_to_one(r, &item, false),
         }
         self.members[r].delivered.push(item);
     }
@@ -666,6 +731,7 @@ impl World {
                 let d = SenderKeyDistributionMessage::deserialize(skdm).expect("parsed before");
                 self.process(r, *from, &d);
             }
+            Item::Chat { .. } => self.deliver_one_to_one(r, &item, true),
         }
     }
 
@@ -677,7 +743,7 @@ impl World {
             .chain(&m.delivered)
             .filter_map(|i| match i {
                 Item::Group { from, message } => Some((*from, message.clone())),
-                Item::Distribution { .. } => None,
+                Item::Distribution { .. } | Item::Chat { .. } => None,
             })
             .collect()
     }
@@ -763,7 +829,9 @@ impl World {
                     entries.push((from, message.clone(), Kind::First));
                     firsts.push(item);
                 }
-                Item::Distribution { .. } => self.members[r].in_flight.push(item),
+                Item::Distribution { .. } | Item::Chat { .. } => {
+                    self.members[r].in_flight.push(item)
+                }
             }
         }
         let len = entries.len();
@@ -775,7 +843,7 @@ impl World {
             .iter()
             .filter_map(|i| match i {
                 Item::Group { from, message } => Some((*from, message.clone())),
-                Item::Distribution { .. } => None,
+                Item::Distribution { .. } | Item::Chat { .. } => None,
             })
             .collect();
         if sel & 1 != 0 {
@@ -842,27 +910,26 @@ impl World {
 
 impl World {
     /// The world a run starts from: its members, and with [`config::SETUP`] their chains
-    /// handed out over fresh sessions. A function of `cfg` and `seed` only, so it is
-    /// kept in a small cache: libFuzzer mostly mutates the actions after them, and the
-    /// sessions of the setup cost more than the rest of a typical run.
+    /// handed out over fresh 1:1 sessions. One world per configuration, made once and
+    /// frozen ([`party::Frozen`]): each run deserializes the devices' records, and `seed`
+    /// feeds only the RNG of the run's own actions. Other 1:1 sessions are made when first
+    /// used, as before: made in advance for every pair, their records would cost every
+    /// run more to deserialize (a public-key check per session) than the few runs that
+    /// use them save.
     fn start(cfg: u8, seed: u64) -> World {
         thread_local! {
-            static STARTS: RefCell<BTreeMap<(u8, u64), World>> = const {
+            static SNAPSHOTS: RefCell<BTreeMap<u8, Rc<FrozenWorld>>> = const {
                 RefCell::new(BTreeMap::new())
             };
         }
-        if let Some(w) = STARTS.with(|c| c.borrow().get(&(cfg, seed)).cloned()) {
-            return w;
-        }
-        let w = World::build(cfg, seed);
-        STARTS.with(|c| {
+        let cfg = (cfg & 3).min(2) | (cfg & config::SETUP);
+        let snap = SNAPSHOTS.with(|c| {
             let mut c = c.borrow_mut();
-            if c.len() >= 64 {
-                c.clear();
-            }
-            c.insert((cfg, seed), w.clone());
+            c.entry(cfg)
+                .or_insert_with(|| Rc::new(FrozenWorld::make(cfg)))
+                .clone()
         });
-        w
+        snap.thaw(ChaCha20Rng::seed_from_u64(seed))
     }
 
     fn build(cfg: u8, seed: u64) -> World {
@@ -914,8 +981,67 @@ impl World {
     }
 }
 
+/// A group world frozen after its setup: the devices as records, the model as it is.
+struct FrozenWorld {
+    /// The model; its devices are placeholders, replaced by thawed ones.
+    world: World,
+    members: Vec<Frozen>,
+    mallory: Frozen,
+}
+
+impl FrozenWorld {
+    fn make(cfg: u8) -> FrozenWorld {
+        let w = World::build(cfg, 0x6772_6f75_7073 + u64::from(cfg));
+        FrozenWorld {
+            members: w.members.iter().map(|m| Frozen::freeze(&m.party)).collect(),
+            mallory: Frozen::freeze(&w.mallory),
+            world: w,
+        }
+    }
+
+    fn thaw(&self, rng: ChaCha20Rng) -> World {
+        let w = &self.world;
+        World {
+            members: w
+                .members
+                .iter()
+                .zip(&self.members)
+                .map(|(m, f)| Member {
+                    party: f.thaw(),
+                    senders: m.senders.clone(),
+                    chains: m.chains.clone(),
+                    own: m.own,
+                    consumed: m.consumed.clone(),
+                    in_flight: m.in_flight.clone(),
+                    delivered: m.delivered.clone(),
+                })
+                .collect(),
+            mallory: self.mallory.thaw(),
+            addresses: w.addresses.clone(),
+            rng,
+            sent: w.sent.clone(),
+            ids: w.ids.clone(),
+            encrypts: w.encrypts,
+            skipped: w.skipped,
+            pair_messages: w.pair_messages.clone(),
+            clock: w.clock,
+        }
+    }
+}
+
 /// Runs one group conversation from `data`.
 pub fn group_conversation(data: &[u8]) {
+    run(data, op::COUNT);
+}
+
+/// Runs one conversation mixing group messages, 1:1 messages between the members
+/// (distributions and plain text) and round trips of a member's records through
+/// serialization, from `data` (the group target's input, with two more opcodes).
+pub fn mixed(data: &[u8]) {
+    run(data, op::MIXED_COUNT);
+}
+
+fn run(data: &[u8], opcodes: u8) {
     let mut input = Input(data);
     let cfg = input.byte();
     let seed = input.seed();
@@ -923,7 +1049,7 @@ pub fn group_conversation(data: &[u8]) {
     let n = w.n();
     while !input.0.is_empty() {
         w.clock += 1;
-        let opcode = input.byte() % op::COUNT;
+        let opcode = input.byte() % opcodes;
         let who = usize::from(input.byte()) % n;
         match opcode {
             op::SEND | op::DISTRIBUTE | op::ROTATE | op::SKIP => {
@@ -954,7 +1080,13 @@ pub fn group_conversation(data: &[u8]) {
             op::TAMPER => w.tamper(who, &mut input),
             op::FORGE => w.forge(who, &mut input),
             op::BATCH => w.batch(who, &mut input),
-            _ => unreachable!("opcodes are taken modulo op::COUNT"),
+            op::RECORDS => w.round_trip(who),
+            op::CHAT => {
+                let to = input.byte();
+                let len = input.byte();
+                w.chat(who, to, len)
+            }
+            _ => unreachable!("opcodes are taken modulo their count"),
         }
     }
 }

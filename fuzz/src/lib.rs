@@ -50,6 +50,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("kyber_prekey_record", decoders::kyber_prekey_record),
     ("session_record", decoders::session_record),
     ("conversation", conversation::conversation),
+    ("handshake", conversation::handshake),
     ("sender_key_message", decoders::sender_key_message),
     (
         "sender_key_distribution_message",
@@ -61,4 +62,5 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("sealed_v1", sealed::sealed_v1),
     ("sealed_v2", sealed::sealed_v2),
     ("sealed_v2_cut", sealed::sealed_v2_cut),
+    ("mixed", group::mixed),
 ];

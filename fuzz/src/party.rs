@@ -3,10 +3,14 @@
 //! record a device holds (what the invariant "a failed call changes nothing" compares).
 //! A party is a `Device` over the in-memory store; nothing here bundles stores by hand.
 
-use missive::store::memory::{BundleSpec, InMemSenderKeyStore, InMemSignalProtocolStore};
+use missive::store::ProtocolStore;
+use missive::store::memory::{
+    BundleSpec, InMemIdentityKeyStore, InMemSenderKeyStore, InMemSignalProtocolStore, ReceivePolicy,
+};
 use missive::{
-    Config, Device, DistributionId, Error, IdentityChange, IdentityKeyPair, KyberPreKeyId,
-    PreKeyBundle, PreKeyId, ProtocolAddress, SignedPreKeyId, Timestamp,
+    Config, Device, DistributionId, Error, IdentityChange, IdentityKey, IdentityKeyPair,
+    KyberPreKeyId, KyberPreKeyRecord, PreKeyBundle, PreKeyId, PreKeyRecord, ProtocolAddress,
+    SenderKeyRecord, SessionRecord, SignedPreKeyId, SignedPreKeyRecord, Timestamp,
 };
 use rand_chacha::ChaCha20Rng;
 
@@ -184,4 +188,143 @@ impl Snapshot {
 /// sender-key records it holds).
 pub fn snapshot(party: &Party, remote: &ProtocolAddress) -> Snapshot {
     Snapshot::of(party.store(), std::slice::from_ref(remote), &[])
+}
+
+/// A device as bytes: every record its store holds, serialized, with what it takes to
+/// rebuild the device. The stateful targets make their starting worlds once and
+/// [`thaw`](Frozen::thaw) a fresh copy for every execution: deserializing records costs
+/// a fraction of the handshakes that made them, and every run starts from state that went
+/// through the record parsers.
+///
+/// The long-term keys (identity and prekeys) never change in a run and their parsers each
+/// recompute a public key (a scalar multiplication, the most expensive part of a thaw
+/// under the fuzzer's instrumentation), so [`thaw`](Frozen::thaw) clones them as parsed
+/// once and deserializes the rest (sessions, sender keys, identities);
+/// [`thaw_all`](Frozen::thaw_all) deserializes everything.
+pub struct Frozen {
+    keys: InMemSignalProtocolStore,
+    policy: ReceivePolicy,
+    address: ProtocolAddress,
+    config: Config,
+    identity: Vec<u8>,
+    registration_id: u32,
+    identities: Vec<(ProtocolAddress, [u8; 33])>,
+    sessions: Vec<(ProtocolAddress, Vec<u8>)>,
+    sender_keys: Vec<(ProtocolAddress, DistributionId, Vec<u8>)>,
+    pre_keys: Vec<Vec<u8>>,
+    signed_pre_keys: Vec<Vec<u8>>,
+    kyber_pre_keys: Vec<Vec<u8>>,
+}
+
+impl Frozen {
+    /// Every record of `party`. Its store must not hold used last-resort Kyber triples
+    /// (the in-memory store has no way to restore them; the fuzz bundles use one-time
+    /// Kyber prekeys).
+    pub fn freeze(party: &Party) -> Frozen {
+        let s = party.store();
+        assert_eq!(
+            s.kyber_pre_key_store.used_triples(),
+            0,
+            "triples cannot be thawed"
+        );
+        let mut keys = s.clone();
+        keys.session_store = Default::default();
+        keys.sender_key_store = Default::default();
+        keys.identity_store = InMemIdentityKeyStore::new(
+            s.identity_key_pair().expect("an identity").clone(),
+            s.local_registration_id().expect("a registration id"),
+        );
+        let policy = s.identity_store.receive_policy();
+        keys.identity_store.set_receive_policy(policy);
+        Frozen {
+            keys,
+            policy,
+            address: party.address().clone(),
+            config: party.config().clone(),
+            identity: s
+                .identity_key_pair()
+                .expect("an identity")
+                .serialize()
+                .to_vec(),
+            registration_id: s.local_registration_id().expect("a registration id"),
+            identities: s
+                .identity_store
+                .identities()
+                .map(|(a, k)| (a.clone(), k.serialize()))
+                .collect(),
+            sessions: s
+                .session_store
+                .addresses()
+                .map(|a| {
+                    let r = s.session_store.session(a).expect("listed");
+                    (a.clone(), r.serialize().to_vec())
+                })
+                .collect(),
+            sender_keys: s
+                .sender_key_store
+                .iter()
+                .map(|(a, id, r)| (a.clone(), id, r.serialize().to_vec()))
+                .collect(),
+            pre_keys: s
+                .pre_key_store
+                .iter()
+                .map(|r| r.serialize().to_vec())
+                .collect(),
+            signed_pre_keys: s
+                .signed_pre_key_store
+                .iter()
+                .map(|r| r.serialize().to_vec())
+                .collect(),
+            kyber_pre_keys: s
+                .kyber_pre_key_store
+                .iter()
+                .map(|r| r.serialize().to_vec())
+                .collect(),
+        }
+    }
+
+    /// A new device: the long-term keys as parsed at freezing, everything else from its
+    /// records. It holds exactly what the frozen one held.
+    pub fn thaw(&self) -> Party {
+        let mut store = self.keys.clone();
+        self.thaw_records(&mut store);
+        Device::with_config(self.address.clone(), store, self.config.clone())
+    }
+
+    /// A new device from the records alone, long-term keys included.
+    pub fn thaw_all(&self) -> Party {
+        let identity = IdentityKeyPair::deserialize(&self.identity).expect("our own record");
+        let mut store = InMemSignalProtocolStore::new(identity, self.registration_id);
+        store.identity_store.set_receive_policy(self.policy);
+        for r in &self.pre_keys {
+            let r = PreKeyRecord::deserialize(r).expect("our own record");
+            store.pre_key_store.save_pre_key(r);
+        }
+        for r in &self.signed_pre_keys {
+            let r = SignedPreKeyRecord::deserialize(r).expect("our own record");
+            store.signed_pre_key_store.save_signed_pre_key(r);
+        }
+        for r in &self.kyber_pre_keys {
+            let r = KyberPreKeyRecord::deserialize(r).expect("our own record");
+            store.kyber_pre_key_store.save_kyber_pre_key(r);
+        }
+        self.thaw_records(&mut store);
+        Device::with_config(self.address.clone(), store, self.config.clone())
+    }
+
+    /// Identities, sessions and sender keys, from their records.
+    fn thaw_records(&self, store: &mut InMemSignalProtocolStore) {
+        for (a, k) in &self.identities {
+            let k = IdentityKey::deserialize(k).expect("our own record");
+            store.identity_store.save_identity(a, &k);
+        }
+        for (a, r) in &self.sessions {
+            let r = SessionRecord::deserialize(r).expect("our own record");
+            store.session_store.store_session(a, r);
+        }
+        for (a, id, r) in &self.sender_keys {
+            let r = SenderKeyRecord::deserialize(r).expect("our own record");
+            store.sender_key_store.store_sender_key(a, *id, r);
+        }
+    }
 }

@@ -32,6 +32,19 @@ pub fn all() -> Vec<Seed> {
     sender_keys(&mut rng, &mut out);
     group_scripts(&mut out);
     sealed_sender(&mut rng, &mut out);
+    // The handshake target runs the same scripts from a fresh handshake, and the mixed
+    // target the group scripts (its first ten opcodes are the group target's).
+    let copies: Vec<Seed> = out
+        .iter()
+        .filter_map(|(target, name, bytes)| match *target {
+            "conversation" => Some(("handshake", *name, bytes.clone())),
+            "group_conversation" => Some(("mixed", *name, bytes.clone())),
+            _ => None,
+        })
+        .collect();
+    out.extend(copies);
+    lived_scripts(&mut out);
+    mixed_scripts(&mut out);
     out
 }
 
@@ -522,6 +535,65 @@ const M0: u8 = 0;
 const M1: u8 = 1;
 const M2: u8 = 2;
 const M3: u8 = 3;
+
+/// The conversation target's lived snapshot: three of Alice's messages wait for Bob
+/// (one was delivered out of order), and Bob's newer session is archived.
+fn lived_scripts(out: &mut Vec<Seed>) {
+    let lived = config::ONE_TIME | config::LIVED;
+    let late: Vec<&[u8]> = vec![
+        &[op::DELIVER, B, 0],
+        &[op::SEND, B, 4],
+        &[op::DELIVER, A, 0],
+        &[op::REPLAY, B, 0],
+        &[op::DELIVER, B, 0],
+        &[op::TAMPER, B, 0, 0, 0, 12, 0],
+        &[op::SEND, A, 5],
+        &[op::DELIVER, B, 0],
+        &[op::RESTART, A],
+        &[op::SEND, A, 6],
+        &[op::DELIVER, B, 0],
+    ];
+    out.push(("conversation", "lived-late-v4", script(lived, 8, &late)));
+    out.push((
+        "conversation",
+        "lived-late-v3",
+        script(lived | config::V3, 9, &late),
+    ));
+}
+
+/// The mixed target: chats, distributions, group messages and record round trips.
+fn mixed_scripts(out: &mut Vec<Seed>) {
+    use group::config::SETUP;
+    use group::op::*;
+    let mixed: Vec<&[u8]> = vec![
+        &[CHAT, M0, M1, 3],
+        &[SEND, M0, 0, 10],
+        &[RECORDS, M1],
+        &[DELIVER, M1, 0],
+        &[DELIVER, M1, 0],
+        &[CHAT, M1, M0, 4],
+        &[RECORDS, M0],
+        &[DELIVER, M0, 0],
+        &[ROTATE, M0, 0, 0b110],
+        &[SEND, M0, 0, 11],
+        &[RECORDS, M2],
+        &[DELIVER, M2, LAST],
+        &[DELIVER, M2, 0],
+        &[DELIVER, M2, 0],
+        &[REPLAY, M2, 0],
+        &[CHAT, M2, M0, 0],
+        &[DELIVER, M0, 0],
+        &[RECORDS, M0],
+        &[SEND, M0, 0, 12],
+        &[DELIVER, M1, LAST],
+        &[DELIVER, M1, 0],
+    ];
+    out.push((
+        "mixed",
+        "chat-records-rotate",
+        script(SETUP | 1, 13, &mixed),
+    ));
+}
 
 fn group_scripts(out: &mut Vec<Seed>) {
     use group::config::SETUP;

@@ -6,8 +6,8 @@ use rand_core::CryptoRng;
 
 use super::distribution::DistributionId;
 use super::{parse_version, version_byte};
-use crate::crypto::xeddsa::{self, SIGNATURE_LEN};
-use crate::crypto::{PrivateKey, PublicKey};
+use crate::crypto::PublicKey;
+use crate::crypto::xeddsa::{self, SIGNATURE_LEN, SigningKey, VerifyingKey};
 use crate::error::DecodeError;
 use crate::wire::proto::{Reader, put_bytes, put_uint};
 
@@ -68,7 +68,7 @@ impl SenderKeyMessage {
         chain_id: u32,
         iteration: u32,
         ciphertext: Vec<u8>,
-        signing_key: &PrivateKey,
+        signing_key: &SigningKey,
         rng: &mut R,
     ) -> Self {
         let mut out = encode_body(
@@ -78,7 +78,7 @@ impl SenderKeyMessage {
             iteration,
             &ciphertext,
         );
-        let signature = xeddsa::sign(signing_key, &out, rng);
+        let signature = signing_key.sign(&out, rng);
         out.extend_from_slice(&signature);
         SenderKeyMessage {
             distribution_id,
@@ -173,6 +173,12 @@ impl SenderKeyMessage {
     pub fn verify_signature(&self, signing_key: &PublicKey) -> bool {
         self.signed_parts()
             .is_some_and(|(body, sig)| xeddsa::verify(signing_key, body, sig))
+    }
+
+    /// [`SenderKeyMessage::verify_signature`] with the key's point already rebuilt.
+    pub(crate) fn verify_with(&self, signing_key: &VerifyingKey) -> bool {
+        self.signed_parts()
+            .is_some_and(|(body, sig)| signing_key.verify(body, sig))
     }
 }
 

@@ -49,8 +49,8 @@ pub use message::SenderKeyMessage;
 pub use record::{SenderKeyChange, SenderKeyRecord};
 
 use crate::address::ProtocolAddress;
-use crate::crypto::xeddsa::{self, BatchItem};
-use crate::crypto::{KeyPair, PublicKey, aes_cbc};
+use crate::crypto::xeddsa::{self, BatchItem, SigningKey, VerifyingKey};
+use crate::crypto::{PrivateKey, PublicKey, aes_cbc};
 use crate::error::{DecodeError, Error, MisuseError, ProtocolError};
 use crate::ratchet::skipped::{KeysDelta, SkippedKeys};
 use crate::store::{ChangeSet, ProtocolStore};
@@ -174,6 +174,8 @@ pub(crate) fn process_distribution(
         chain_key: SenderChainKey::new(message.iteration(), *message.chain_key()),
         signing_key: *message.signing_key(),
         signing_private: None,
+        // Every message on the chain is verified with it: rebuilt once, here.
+        verifier: Some(Box::new(VerifyingKey::new(message.signing_key()))),
         skipped: SkippedKeys::new(),
     };
     let change = SenderKeyChange {
@@ -220,6 +222,7 @@ pub(crate) fn encrypt<S: ProtocolStore + ?Sized, R: CryptoRng + ?Sized>(
             from_iteration: state.chain_key.iteration(),
             chain_key: next,
             delta: KeysDelta::default(),
+            verifier: None,
         },
     };
     Ok((message, sender_key_changes(local, distribution_id, change)))
@@ -248,9 +251,17 @@ pub(crate) fn decrypt<S: ProtocolStore + ?Sized>(
         .position(message.chain_id())
         .and_then(|i| record.states.get(i))
         .ok_or(ProtocolError::NoSenderKeyState)?;
+    // The chain's key rebuilt for verification, when the state does not keep it yet
+    // (a record just read): the change then keeps it.
+    let mut rebuilt = None;
     let valid = match verdict {
         Some((key, valid)) if key == state.signing_key => valid,
-        _ => message.verify_signature(&state.signing_key),
+        _ => match &state.verifier {
+            Some(v) => message.verify_with(v),
+            None => {
+                message.verify_with(rebuilt.insert(Box::new(VerifyingKey::new(&state.signing_key))))
+            }
+        },
     };
     if !valid {
         return Err(ProtocolError::BadSignature.into());
@@ -265,6 +276,7 @@ pub(crate) fn decrypt<S: ProtocolStore + ?Sized>(
             from_iteration: state.chain_key.iteration(),
             chain_key,
             delta,
+            verifier: rebuilt,
         },
     };
     Ok((plaintext, sender_key_changes(sender, id, change)))
@@ -358,12 +370,13 @@ fn new_sending_state<R: CryptoRng + ?Sized>(
         .ok_or(MisuseError::BadRng)?;
     let mut key = zeroize::Zeroizing::new([0u8; 32]);
     rng.fill_bytes(key.as_mut());
-    let signing = KeyPair::generate(rng);
+    let signing = SigningKey::new(PrivateKey::generate(rng));
     Ok(SenderKeyState {
         chain_id,
         chain_key: SenderChainKey::new(0, *key),
         signing_key: *signing.public_key(),
-        signing_private: Some(Box::new(signing.into_private_key())),
+        signing_private: Some(Box::new(signing)),
+        verifier: None,
         skipped: SkippedKeys::new(),
     })
 }

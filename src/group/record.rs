@@ -24,6 +24,7 @@ use alloc::boxed::Box;
 use super::chain::SenderChainKey;
 use super::state::SenderKeyState;
 use super::{MAX_SENDER_KEY_STATES, MAX_SENDER_MESSAGE_KEYS};
+use crate::crypto::xeddsa::{SigningKey, VerifyingKey};
 use crate::crypto::{PrivateKey, PublicKey};
 use crate::error::DecodeError;
 use crate::ratchet::skipped::{KeysDelta, SkippedKeys};
@@ -79,6 +80,9 @@ pub(crate) enum SenderKeyChangeKind {
         from_iteration: u32,
         chain_key: SenderChainKey,
         delta: KeysDelta,
+        /// The chain's signing key ready to verify, when this message had to rebuild it
+        /// (kept in the state from then on).
+        verifier: Option<Box<VerifyingKey>>,
     },
     /// A chain is added as [`SenderKeyRecord::add_state`] does.
     Add(Box<SenderKeyState>),
@@ -179,11 +183,17 @@ impl SenderKeyRecord {
                 chain_id,
                 chain_key,
                 delta,
+                verifier,
                 ..
             } => {
                 if let Some(s) = self.position(chain_id).and_then(|i| self.states.get_mut(i)) {
                     s.chain_key = chain_key;
                     delta.apply(&mut s.skipped);
+                    if let Some(v) = verifier
+                        && v.public_key() == &s.signing_key
+                    {
+                        s.verifier = Some(v);
+                    }
                 }
             }
             SenderKeyChangeKind::Add(state) => self.add_state(state),
@@ -270,7 +280,7 @@ fn encode_state(s: &SenderKeyState, out: &mut Vec<u8>) {
     put_bytes(out, 3, s.chain_key.key());
     put_bytes(out, 4, &s.signing_key.serialize());
     if let Some(p) = &s.signing_private {
-        put_bytes(out, 5, p.to_bytes().as_ref());
+        put_bytes(out, 5, p.private_key().to_bytes().as_ref());
     }
     for e in s.skipped.iter() {
         put_nested(out, 6, |o| {
@@ -319,9 +329,12 @@ fn decode_state(bytes: &[u8]) -> Result<SenderKeyState, DecodeError> {
     }
     let iteration = iteration.ok_or(DecodeError::MissingField)?;
     let signing_key = signing_key.ok_or(DecodeError::MissingField)?;
+    // The private key's points are recomputed (one fixed-base multiplication, as the
+    // check of its public key needs anyway), never read.
+    let private = private.map(SigningKey::new);
     if private
         .as_ref()
-        .is_some_and(|p: &PrivateKey| p.public_key() != signing_key)
+        .is_some_and(|p| p.public_key() != &signing_key)
     {
         return Err(DecodeError::InvalidKey);
     }
@@ -335,6 +348,7 @@ fn decode_state(bytes: &[u8]) -> Result<SenderKeyState, DecodeError> {
         chain_key: SenderChainKey::new(iteration, *key),
         signing_key,
         signing_private: private.map(Box::new),
+        verifier: None,
         skipped,
     })
 }

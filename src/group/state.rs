@@ -5,13 +5,19 @@ use core::fmt;
 
 use super::chain::{SenderChainKey, SenderMessageKeys, SenderMessageSeed};
 use super::{MAX_SENDER_KEY_FORWARD_JUMP, MAX_SENDER_MESSAGE_KEYS};
-use crate::crypto::{PrivateKey, PublicKey};
+use crate::crypto::PublicKey;
+use crate::crypto::xeddsa::{SigningKey, VerifyingKey};
 use crate::error::ProtocolError;
 use crate::ratchet::skipped::{KeysDelta, SkippedKeys};
 
 /// One chain of one sender: its id, the chain key at the next iteration, the signing
 /// key (with its private half when the chain is ours), and the seeds of messages
 /// skipped over, oldest first.
+///
+/// The signing key's curve points are computed once and kept, never stored: the
+/// private half as a [`SigningKey`] (its Edwards point is recomputed when a record is
+/// read), the public half's Edwards point as a [`VerifyingKey`] (computed when the
+/// chain is received, or at its first message after a record was read).
 #[derive(Clone)]
 pub(crate) struct SenderKeyState {
     pub(crate) chain_id: u32,
@@ -19,7 +25,10 @@ pub(crate) struct SenderKeyState {
     pub(crate) signing_key: PublicKey,
     /// Boxed: an inline `None` would carry 32 uninitialized bytes into the state's box,
     /// which no drop wipes.
-    pub(crate) signing_private: Option<Box<PrivateKey>>,
+    pub(crate) signing_private: Option<Box<SigningKey>>,
+    /// `signing_key` ready to verify; `None` until it is first needed.
+    /// Boxed: the change that sets it moves a pointer.
+    pub(crate) verifier: Option<Box<VerifyingKey>>,
     pub(crate) skipped: SkippedKeys,
 }
 

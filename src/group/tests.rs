@@ -253,6 +253,7 @@ fn skipping_is_encrypting_without_the_messages() {
         chain_key: SenderChainKey::new(d.iteration(), *d.chain_key()),
         signing_key: *d.signing_key(),
         signing_private: None,
+        verifier: None,
         skipped: crate::ratchet::skipped::SkippedKeys::new(),
     }));
     theirs
@@ -280,4 +281,97 @@ fn skipping_is_encrypting_without_the_messages() {
     assert_eq!(record(&dev), before);
     skip_sender_messages(&mut dev, id, 2).unwrap();
     assert!(dev.group_encrypt(id, b"x", &mut rng).is_err());
+}
+
+/// A chain's signing key is rebuilt for verification once: when its distribution message
+/// is processed, or at the first message after its record was read from bytes (the
+/// change then carries it into the record). Verdicts are the same either way.
+#[test]
+fn verifying_key_is_rebuilt_once_and_kept() {
+    use crate::store::ProtocolStore;
+    use crate::store::memory::InMemSignalProtocolStore;
+    let mut rng = ChaCha20Rng::seed_from_u64(12);
+    let sender = ProtocolAddress::new("sender", 1);
+    let id = DistributionId::from_bytes([5; 16]);
+    let new_store = |rng: &mut ChaCha20Rng| {
+        InMemSignalProtocolStore::new(crate::IdentityKeyPair::generate(rng), 1)
+    };
+    let mut ours = new_store(&mut rng);
+    let (d, changes) = create_distribution(&ours, &sender, id, &mut rng).unwrap();
+    ours.commit(changes).unwrap();
+    let mut theirs = new_store(&mut rng);
+    theirs.commit(process_distribution(&sender, &d)).unwrap();
+    let kept = |s: &InMemSignalProtocolStore| {
+        s.sender_key_store.sender_key(&sender, id).unwrap().states[0]
+            .verifier
+            .is_some()
+    };
+    assert!(kept(&theirs), "rebuilt when the chain is received");
+
+    let send = |ours: &mut InMemSignalProtocolStore, rng: &mut ChaCha20Rng| {
+        let (m, changes) = encrypt(&*ours, &sender, id, b"hi", rng).unwrap();
+        ours.commit(changes).unwrap();
+        m
+    };
+    let carries_verifier = |c: &ChangeSet| match &c.sender_key {
+        Some((
+            _,
+            _,
+            SenderKeyChange {
+                kind: SenderKeyChangeKind::Advance { verifier, .. },
+            },
+        )) => verifier.is_some(),
+        _ => panic!("an advance"),
+    };
+    let m = send(&mut ours, &mut rng);
+    let (_, changes) = decrypt(&theirs, &sender, &m, None).unwrap();
+    assert!(!carries_verifier(&changes), "kept: nothing to rebuild");
+    theirs.commit(changes).unwrap();
+
+    // Read back from bytes: not stored, so rebuilt at the next message and kept.
+    let bytes = theirs
+        .sender_key_store
+        .sender_key(&sender, id)
+        .unwrap()
+        .serialize();
+    let read = SenderKeyRecord::deserialize(&bytes).unwrap();
+    assert!(read.states[0].verifier.is_none());
+    assert_eq!(read.serialize(), bytes);
+    theirs.sender_key_store.store_sender_key(&sender, id, read);
+    assert!(!kept(&theirs));
+    let m = send(&mut ours, &mut rng);
+    // A bad signature is refused on the rebuilt key too, and changes nothing.
+    let mut forged = m.serialized().to_vec();
+    *forged.last_mut().unwrap() ^= 1;
+    let forged = SenderKeyMessage::deserialize(&forged).unwrap();
+    assert_eq!(
+        decrypt(&theirs, &sender, &forged, None).err(),
+        Some(ProtocolError::BadSignature.into())
+    );
+    assert!(!kept(&theirs));
+    let (pt, changes) = decrypt(&theirs, &sender, &m, None).unwrap();
+    assert_eq!(pt, b"hi");
+    assert!(carries_verifier(&changes));
+    theirs.commit(changes).unwrap();
+    assert!(kept(&theirs));
+    assert_eq!(
+        theirs
+            .sender_key_store
+            .sender_key(&sender, id)
+            .unwrap()
+            .serialize()
+            .len(),
+        bytes.len(),
+        "the kept key is never serialized"
+    );
+    let m = send(&mut ours, &mut rng);
+    let (_, changes) = decrypt(&theirs, &sender, &m, None).unwrap();
+    assert!(!carries_verifier(&changes));
+    let mut forged = m.serialized().to_vec();
+    *forged.last_mut().unwrap() ^= 1;
+    let forged = SenderKeyMessage::deserialize(&forged).unwrap();
+    assert_eq!(
+        decrypt(&theirs, &sender, &forged, None).err(),
+        Some(ProtocolError::BadSignature.into())
+    );
 }

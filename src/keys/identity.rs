@@ -6,7 +6,8 @@ use rand_core::CryptoRng;
 #[cfg(feature = "alloc")]
 use zeroize::Zeroizing;
 
-use crate::crypto::{KeyPair, PrivateKey, PublicKey, xeddsa};
+use crate::crypto::xeddsa::{self, SigningKey};
+use crate::crypto::{KeyPair, PrivateKey, PublicKey};
 use crate::error::DecodeError;
 
 /// A party's public identity key.
@@ -34,7 +35,9 @@ impl IdentityKey {
         PublicKey::deserialize(bytes).map(IdentityKey)
     }
 
-    /// Verifies an XEdDSA signature made with the matching private key.
+    /// Verifies an XEdDSA signature made with the matching private key. (To check several
+    /// signatures by one key, rebuild its Edwards point once:
+    /// [`xeddsa::VerifyingKey`].)
     pub fn verify_signature(&self, message: &[u8], signature: &[u8]) -> bool {
         match <&[u8; 64]>::try_from(signature) {
             Ok(sig) => xeddsa::verify(&self.0, message, sig),
@@ -56,6 +59,8 @@ impl From<PublicKey> for IdentityKey {
 }
 
 /// A party's identity key pair. The private half is zeroized on drop and never printed.
+/// It is kept as an [`xeddsa::SigningKey`], so signing computes one fixed-base
+/// multiplication, not two.
 ///
 /// ```
 /// use missive::IdentityKeyPair;
@@ -73,7 +78,7 @@ impl From<PublicKey> for IdentityKey {
 #[derive(Clone)]
 pub struct IdentityKeyPair {
     identity_key: IdentityKey,
-    private_key: PrivateKey,
+    signing_key: SigningKey,
 }
 
 impl IdentityKeyPair {
@@ -84,9 +89,10 @@ impl IdentityKeyPair {
 
     /// The identity for an existing private key.
     pub fn from_private_key(private_key: PrivateKey) -> Self {
+        let signing_key = SigningKey::new(private_key);
         IdentityKeyPair {
-            identity_key: IdentityKey(private_key.public_key()),
-            private_key,
+            identity_key: IdentityKey(*signing_key.public_key()),
+            signing_key,
         }
     }
 
@@ -102,17 +108,22 @@ impl IdentityKeyPair {
 
     /// The private key.
     pub fn private_key(&self) -> &PrivateKey {
-        &self.private_key
+        self.signing_key.private_key()
+    }
+
+    /// The private key as a [`SigningKey`].
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.signing_key
     }
 
     /// Signs with XEdDSA.
     pub fn sign<R: CryptoRng + ?Sized>(&self, message: &[u8], rng: &mut R) -> [u8; 64] {
-        xeddsa::sign(&self.private_key, message, rng)
+        self.signing_key.sign(message, rng)
     }
 
     /// The key pair as a [`KeyPair`].
     pub fn key_pair(&self) -> KeyPair {
-        KeyPair::from_private(self.private_key.clone())
+        KeyPair::from_private(self.private_key().clone())
     }
 
     /// `format version ‖ protobuf{1: public key (33), 2: private key (32)}`.
@@ -121,7 +132,7 @@ impl IdentityKeyPair {
         use crate::wire::proto::{put_bytes, write_record};
         write_record(72, |out| {
             put_bytes(out, 1, &self.identity_key.serialize());
-            put_bytes(out, 2, self.private_key.to_bytes().as_ref());
+            put_bytes(out, 2, self.private_key().to_bytes().as_ref());
         })
     }
 

@@ -322,6 +322,26 @@ impl SpqrKeys {
         self.sets.iter().map(|(_, k)| k.len()).sum()
     }
 
+    /// The sets, by epoch (a store keeps each as its own chain of rows).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &SkippedKeys)> + '_ {
+        self.sets.iter().map(|(e, k)| (*e, k))
+    }
+
+    /// Appends the key of `epoch`'s message `index` (a row read back from a store): false
+    /// when it is not newer than that epoch's last key. The state decoder checks the rest
+    /// (which epochs may hold keys, the window).
+    pub(crate) fn push(&mut self, epoch: u64, index: u32, key: &[u8; 32]) -> bool {
+        match self.sets.iter_mut().find(|(e, _)| *e == epoch) {
+            Some((_, k)) => k.push(index, key),
+            None => {
+                let mut k = SkippedKeys::new();
+                let added = k.push(index, key);
+                self.sets.push((epoch, k));
+                added
+            }
+        }
+    }
+
     /// Whether `delta` applies: its consumed key exists and its added keys are newer.
     pub(crate) fn fits(&self, delta: &SpqrDelta) -> bool {
         match self.get(delta.epoch) {
@@ -642,10 +662,17 @@ impl SpqrHead {
     ///
     /// Errors: [`ProtocolError::PqRatchet`] for a malformed field, index 0, or an epoch
     /// other than ours, the previous one, or (once our `c2` is out) the next one;
-    /// [`ProtocolError::TooFarInFuture`] past [`MAX_FORWARD_JUMP`];
+    /// [`ProtocolError::TooFarInFuture`] past [`MAX_FORWARD_JUMP`] unless
+    /// `unlimited_jump` (a session with oneself, exempt as in libsignal-client: the
+    /// caller's per-message work budget bounds it instead);
     /// [`ProtocolError::DuplicateMessage`] when the key was used or has aged out of the
     /// [`MAX_SKIPPED_DISTANCE`] window.
-    pub(crate) fn plan_recv(&self, field: &[u8], stored: &SpqrKeys) -> Result<RecvPlan, Error> {
+    pub(crate) fn plan_recv(
+        &self,
+        field: &[u8],
+        stored: &SpqrKeys,
+        unlimited_jump: bool,
+    ) -> Result<RecvPlan, Error> {
         let header = parse(field).map_err(|_| ProtocolError::PqRatchet)?;
         // libsignal reads index 0 as "no SPQR key" and derives the message keys without a
         // salt. That would let a message skip SPQR entirely, so missive refuses it.
@@ -663,7 +690,7 @@ impl SpqrHead {
             }
             0
         } else {
-            if index - newest > MAX_FORWARD_JUMP {
+            if index - newest > MAX_FORWARD_JUMP && !unlimited_jump {
                 return Err(ProtocolError::TooFarInFuture.into());
             }
             index - newest
@@ -989,7 +1016,7 @@ impl SpqrState {
     /// stage on a copy of the head, run the braid, apply. On error the state is
     /// unchanged.
     pub(crate) fn recv(&mut self, field: &[u8]) -> Result<MessageKey, Error> {
-        let plan = self.head.plan_recv(field, &self.skipped)?;
+        let plan = self.head.plan_recv(field, &self.skipped, false)?;
         let mut head = self.head.clone();
         let (key, mut delta) = head.stage_recv(&plan, &self.skipped)?;
         if let Some(e) = head.finish_recv(&plan)? {

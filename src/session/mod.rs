@@ -29,6 +29,7 @@ pub use state::MAX_UNACKNOWLEDGED_SESSION_AGE_MS;
 
 use crate::address::{ProtocolAddress, encode_addresses};
 use crate::crypto::KeyPair;
+use crate::crypto::xeddsa::VerifyingKey;
 use crate::error::{Error, ProtocolError};
 use crate::handshake::{self, OurPreKeys, TheirBundle};
 use crate::keys::{IdentityKey, KyberPreKeyId, PreKeyBundle, PreKeyId, SignedPreKeyId};
@@ -143,14 +144,19 @@ pub(crate) fn start_session<S: ProtocolStore + ?Sized, R: CryptoRng + ?Sized>(
         _ => {}
     }
     let their_identity = bundle.identity_key();
-    if !their_identity.verify_signature(
+    // Both signatures are by the identity key: its Edwards point is rebuilt once.
+    let verifier = VerifyingKey::new(their_identity.public_key());
+    let verify = |message: &[u8], signature: &[u8]| {
+        <&[u8; 64]>::try_from(signature).is_ok_and(|sig| verifier.verify(message, sig))
+    };
+    if !verify(
         &bundle.signed_pre_key().serialize(),
         bundle.signed_pre_key_signature(),
     ) {
         return Err(ProtocolError::BadSignature.into());
     }
     if let Some((_, kyber, sig)) = bundle.kyber_pre_key()
-        && !their_identity.verify_signature(&kyber.serialize(), sig)
+        && !verify(&kyber.serialize(), sig)
     {
         return Err(ProtocolError::BadSignature.into());
     }

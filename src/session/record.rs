@@ -15,6 +15,8 @@
 //!                     4: Kyber prekey id (v4), 5: Kyber ciphertext (v4), 6: timestamp }
 //! ```
 //! Parsing is strict: unknown fields, missing fields and out-of-bound counts are errors.
+//! Archived states carry no pending prekey (it is dropped when a session is archived,
+//! and when an archived state that has one is read).
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -82,17 +84,21 @@ pub struct SessionChange {
     pub(crate) kind: ChangeKind,
 }
 
-// The head stays inline on purpose: a boxed head would be moved out of its box into the
-// record, leaving its keys in the freed block.
+// The stamp (about 200 bytes of public values) stays inline: boxing it would cost an
+// allocation per message to save copying it.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum ChangeKind {
     /// The current session (`archived: None`) or archived session `i` advanced; an
     /// archived one then becomes current, the current one archived.
+    ///
+    /// The head is boxed as the record keeps it: applying the change swaps the boxes
+    /// (the old head wipes itself as it is dropped), so neither the change nor the
+    /// commit copies a head, and no head's keys are left in a freed block.
     Advance {
         archived: Option<usize>,
         /// The stamp of the head the change was computed from.
         from: HeadStamp,
-        head: SessionHead,
+        head: Box<SessionHead>,
         delta: StoredDelta,
         keep_archived: usize,
     },
@@ -315,8 +321,14 @@ impl SessionRecord {
     /// Moves the current session to the archive (e.g. when the app resets the session),
     /// keeping at most `max_archived` archived sessions (never more than
     /// [`MAX_ARCHIVED_SESSIONS_LIMIT`], so that the record stays readable).
+    ///
+    /// The archived session drops its pending prekey data (with a v4 session's 1,568-byte
+    /// Kyber ciphertext), as libsignal does: only the current session sends, and an
+    /// archived one becomes current again only by decrypting a message, which clears
+    /// that data anyway.
     pub fn archive_current_state(&mut self, max_archived: usize) {
-        if let Some(s) = self.current.take() {
+        if let Some(mut s) = self.current.take() {
+            s.head.pending_prekey = None;
             self.previous.push_front(s);
         }
         self.previous
@@ -417,14 +429,27 @@ impl SessionRecord {
 
     /// The versioned serialization (contains secrets: zeroized on drop).
     pub fn serialize(&self) -> Zeroizing<Vec<u8>> {
+        self.serialize_sessions(true)
+    }
+
+    /// The archived sessions alone, in the record encoding (a record with no current
+    /// session): what a store that keeps the current session apart writes when a change
+    /// [replaces the current session](SessionChange::replaces_current). Read back with
+    /// [`SessionRecord::from_parts`].
+    pub fn serialize_archive(&self) -> Zeroizing<Vec<u8>> {
+        self.serialize_sessions(false)
+    }
+
+    fn serialize_sessions(&self, with_current: bool) -> Zeroizing<Vec<u8>> {
+        let current = self.current.as_ref().filter(|_| with_current);
         // Sized up front: a buffer that grows leaves a copy of its secrets behind.
-        let states = self.current.iter().chain(self.previous.iter());
+        let states = current.into_iter().chain(self.previous.iter());
         let bound = 16
             + states
                 .map(|s| state_len_bound(s) + FIELD_HEAD)
                 .sum::<usize>();
         write_record(bound, |out| {
-            if let Some(s) = &self.current {
+            if let Some(s) = current {
                 put_nested_sized(out, 1, state_len_bound(s), |o| encode_state(s, o));
             }
             for s in &self.previous {
@@ -450,6 +475,110 @@ impl SessionRecord {
         Some(out)
     }
 
+    /// Every stored key of the current session as a row (chain, message counter or SPQR
+    /// index, key), in ascending order per chain: what a store that keeps stored keys as
+    /// rows writes when a change replaces the current session. The keys are secrets: keep
+    /// them encrypted at rest.
+    pub fn current_stored_keys(&self) -> impl Iterator<Item = (KeyChain, u32, &[u8; 32])> + '_ {
+        let keys = self.current.as_deref().map(|s| &s.keys);
+        let ratchet = keys.into_iter().flat_map(|k| {
+            k.chains
+                .iter()
+                .flat_map(|(c, s)| s.iter().map(move |e| (KeyChain::Ratchet(*c), e.n, &e.key)))
+        });
+        let spqr = keys
+            .into_iter()
+            .flat_map(|k| k.spqr.iter())
+            .flat_map(|(epoch, s)| {
+                s.iter()
+                    .map(move |e| (KeyChain::PostQuantum { epoch }, e.n, &e.key))
+            });
+        ratchet.chain(spqr)
+    }
+
+    /// Rebuilds a record from the parts a store keeps apart: the current session's head
+    /// ([`SessionRecord::serialize_current_head`]; `None` when there is no current
+    /// session), its stored keys as rows ([`SessionRecord::current_stored_keys`], each
+    /// chain's rows in ascending order) and the archive
+    /// ([`SessionRecord::serialize_archive`]; `None` for no archived session).
+    ///
+    /// As strict as [`SessionRecord::deserialize`]: a row of a chain the head does not
+    /// have, out of order, beyond a bound or ahead of its chain, a head that carries
+    /// stored keys itself, or an archive with a current session is refused.
+    pub fn from_parts<K: core::ops::Deref<Target = [u8; 32]>>(
+        head: Option<&[u8]>,
+        stored_keys: impl IntoIterator<Item = (KeyChain, u32, K)>,
+        archive: Option<&[u8]>,
+    ) -> Result<Self, DecodeError> {
+        let mut rec = match archive {
+            Some(bytes) => SessionRecord::deserialize(bytes)?,
+            None => SessionRecord::new(),
+        };
+        if rec.current.is_some() {
+            return Err(DecodeError::Malformed);
+        }
+        let mut rows = stored_keys.into_iter().peekable();
+        let Some(head) = head else {
+            return match rows.peek() {
+                Some(_) => Err(DecodeError::Malformed),
+                None => Ok(rec),
+            };
+        };
+        let state = decode_state(head)?;
+        if state.keys.len() > 0 {
+            return Err(DecodeError::Malformed);
+        }
+        let mut keys = StoredKeys::default();
+        for (chain, n, key) in rows {
+            let added = match chain {
+                KeyChain::Ratchet(k) => {
+                    if state.head.receivers.find(&k).is_none() {
+                        return Err(DecodeError::Malformed);
+                    }
+                    if keys.chain(&k).is_none() {
+                        keys.chains.push((k, SkippedKeys::new()));
+                    }
+                    match keys.chains.iter_mut().find(|(c, _)| *c == k) {
+                        Some((_, s)) if s.len() < MAX_SKIPPED_KEYS_PER_CHAIN => s.push(n, &key),
+                        Some(_) => return Err(DecodeError::BadLength),
+                        None => false,
+                    }
+                }
+                KeyChain::PostQuantum { epoch } => {
+                    if state.head.spqr.is_none() {
+                        return Err(DecodeError::Malformed);
+                    }
+                    // Two epochs' windows at most (the decoder checks each).
+                    if keys.spqr.len() >= 2 * usize::from(u16::MAX) {
+                        return Err(DecodeError::BadLength);
+                    }
+                    keys.spqr.push(epoch, n, &key)
+                }
+            };
+            if !added {
+                return Err(DecodeError::Malformed);
+            }
+        }
+        // Every other invariant (keys behind their chain, inside the SPQR window) is the
+        // full state decoder's: encode the parts as one state and read it back.
+        let bound = head_len_bound(&state.head)
+            + 48 * keys.chains.iter().map(|(_, k)| k.len()).sum::<usize>()
+            + 36 * keys.spqr.len();
+        let mut whole = Zeroizing::new(Vec::with_capacity(bound));
+        encode_parts(&state.head, &keys, &mut whole);
+        let rows = keys.len();
+        drop(keys);
+        drop(state);
+        let current = decode_state(&whole)?;
+        // The state encoding holds SPQR keys of the head's epoch and the one before only:
+        // a row of any other epoch was left out of it, and is refused.
+        if current.keys.len() != rows {
+            return Err(DecodeError::Malformed);
+        }
+        rec.current = Some(Box::new(current));
+        Ok(rec)
+    }
+
     /// Parses [`SessionRecord::serialize`]'s output.
     pub fn deserialize(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = open_record(bytes)?;
@@ -473,8 +602,11 @@ impl SessionRecord {
                     if rec.previous.len() >= MAX_ARCHIVED_SESSIONS_LIMIT {
                         return Err(DecodeError::BadLength);
                     }
-                    rec.previous
-                        .push_back(Box::new(decode_state(value.as_bytes()?)?))
+                    let mut s = Box::new(decode_state(value.as_bytes()?)?);
+                    // Checked, then dropped: archived sessions keep no pending prekey data
+                    // (`archive_current_state`); records written before that still hold it.
+                    s.head.pending_prekey = None;
+                    rec.previous.push_back(s)
                 }
                 _ => return Err(DecodeError::Malformed),
             }
@@ -655,7 +787,7 @@ fn decode_state(bytes: &[u8]) -> Result<SessionState, DecodeError> {
         return Err(DecodeError::InvalidKey);
     }
     Ok(SessionState {
-        head: SessionHead {
+        head: Box::new(SessionHead {
             version,
             local_identity: lid.ok_or(DecodeError::MissingField)?,
             remote_identity: rid.ok_or(DecodeError::MissingField)?,
@@ -674,7 +806,7 @@ fn decode_state(bytes: &[u8]) -> Result<SessionState, DecodeError> {
             pending_prekey: pending.map(Box::new),
             base_key: base_key.ok_or(DecodeError::MissingField)?,
             spqr,
-        },
+        }),
         keys,
     })
 }
@@ -752,4 +884,194 @@ fn decode_pending(bytes: &[u8]) -> Result<PendingPreKey, DecodeError> {
         kyber,
         timestamp: ts.ok_or(DecodeError::MissingField)?,
     })
+}
+
+#[cfg(test)]
+mod parts_tests {
+    //! [`SessionRecord::from_parts`]: the parts a row-wise store keeps give back the
+    //! record, and nothing else does.
+    extern crate std;
+
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+    use std::vec::Vec;
+
+    use super::*;
+    use crate::store::memory::{BundleSpec, InMemSignalProtocolStore};
+    use crate::{Device, IdentityKeyPair, ProtocolAddress, Timestamp};
+
+    const NOW: Timestamp = Timestamp::from_millis(1_750_000_000_000);
+
+    type Row = (KeyChain, u32, Zeroizing<[u8; 32]>);
+
+    /// Bob's record after three sessions with Alice, the last with messages skipped on
+    /// two receiving chains (Double Ratchet seeds and SPQR keys stored).
+    fn lived_record() -> SessionRecord {
+        let mut rng = ChaCha20Rng::seed_from_u64(5);
+        let store = |rng: &mut ChaCha20Rng, reg| {
+            InMemSignalProtocolStore::new(IdentityKeyPair::generate(rng), reg)
+        };
+        let mut alice = Device::new(ProtocolAddress::new("alice", 1), store(&mut rng, 1));
+        let mut bob = Device::new(ProtocolAddress::new("bob", 1), store(&mut rng, 2));
+        let (a, b) = (alice.address().clone(), bob.address().clone());
+        for id in 1..=3 {
+            let bundle = bob
+                .store_mut()
+                .generate_bundle(&BundleSpec::new(id), 1, NOW, &mut rng);
+            alice
+                .process_prekey_bundle(&b, &bundle, NOW, &mut rng)
+                .unwrap();
+            for round in 0..2 {
+                for i in 0..5u8 {
+                    let m = alice.encrypt(&b, &[i; 20], NOW, &mut rng).unwrap();
+                    if i % 2 == 1 || id < 3 || round == 1 {
+                        bob.decrypt(&a, m.message_type(), m.serialize(), &mut rng)
+                            .unwrap();
+                    }
+                }
+                let r = bob.encrypt(&a, b"r", NOW, &mut rng).unwrap();
+                alice
+                    .decrypt(&b, r.message_type(), r.serialize(), &mut rng)
+                    .unwrap();
+            }
+        }
+        let rec = bob.store().session_store.session(&a).unwrap().clone();
+        assert_eq!(rec.archived_count(), 2);
+        assert!(rec.stored_key_count() >= 4, "{}", rec.stored_key_count());
+        rec
+    }
+
+    fn rows(rec: &SessionRecord) -> Vec<Row> {
+        let mut v: Vec<Row> = rec
+            .current_stored_keys()
+            .map(|(c, n, k)| (c, n, Zeroizing::new(*k)))
+            .collect();
+        // A store returns rows in its own order: by chain encoding, then counter.
+        v.sort_by(|x, y| {
+            let key = |c: &KeyChain| crate::store::at_rest::chain_bytes(c);
+            key(&x.0).cmp(&key(&y.0)).then(x.1.cmp(&y.1))
+        });
+        v
+    }
+
+    #[test]
+    fn parts_give_back_the_record() {
+        let rec = lived_record();
+        let head = rec.serialize_current_head().unwrap();
+        let archive = rec.serialize_archive();
+        let back = SessionRecord::from_parts(Some(&head), rows(&rec), Some(&archive)).unwrap();
+        assert_eq!(*back.serialize(), *rec.serialize());
+        // Both chains kinds are there.
+        let r = rows(&rec);
+        assert!(
+            r.iter()
+                .any(|x| matches!(x.0, KeyChain::PostQuantum { .. }))
+        );
+        assert!(r.iter().any(|x| matches!(x.0, KeyChain::Ratchet(_))));
+        // No archive, no head.
+        let no_archive = SessionRecord::from_parts(Some(&head), rows(&rec), None).unwrap();
+        assert_eq!(no_archive.archived_count(), 0);
+        assert_eq!(no_archive.stored_key_count(), rec.stored_key_count());
+        let only_archive =
+            SessionRecord::from_parts(None, Vec::<Row>::new(), Some(&archive)).unwrap();
+        assert!(!only_archive.has_current_session());
+        assert_eq!(only_archive.archived_count(), 2);
+        // The archive encoding is a record with no current session.
+        let a = SessionRecord::deserialize(&archive).unwrap();
+        assert!(!a.has_current_session());
+    }
+
+    /// A session some braid epochs on, with messages lost along the way: its SPQR keys are
+    /// rows of their own epoch's chain, the parts give back the record, and a row moved
+    /// to an epoch the head keeps no keys for is refused.
+    #[test]
+    fn parts_keep_spqr_epochs() {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let store = |rng: &mut ChaCha20Rng, reg| {
+            InMemSignalProtocolStore::new(IdentityKeyPair::generate(rng), reg)
+        };
+        let mut alice = Device::new(ProtocolAddress::new("alice", 1), store(&mut rng, 1));
+        let mut bob = Device::new(ProtocolAddress::new("bob", 1), store(&mut rng, 2));
+        let (a, b) = (alice.address().clone(), bob.address().clone());
+        let bundle = bob
+            .store_mut()
+            .generate_bundle(&BundleSpec::new(1), 1, NOW, &mut rng);
+        alice
+            .process_prekey_bundle(&b, &bundle, NOW, &mut rng)
+            .unwrap();
+        for round in 0..400u32 {
+            let m = alice.encrypt(&b, b"x", NOW, &mut rng).unwrap();
+            if round % 9 != 4 {
+                bob.decrypt(&a, m.message_type(), m.serialize(), &mut rng)
+                    .unwrap();
+            }
+            let r = bob.encrypt(&a, b"r", NOW, &mut rng).unwrap();
+            alice
+                .decrypt(&b, r.message_type(), r.serialize(), &mut rng)
+                .unwrap();
+        }
+        let rec = bob.store().session_store.session(&a).unwrap().clone();
+        let r = rows(&rec);
+        let epochs: Vec<u64> = r
+            .iter()
+            .filter_map(|x| match x.0 {
+                KeyChain::PostQuantum { epoch } => Some(epoch),
+                KeyChain::Ratchet(_) => None,
+            })
+            .collect();
+        assert!(epochs.iter().any(|&e| e >= 2), "{epochs:?}");
+        let head = rec.serialize_current_head().unwrap();
+        let back = SessionRecord::from_parts(Some(&head), rows(&rec), None).unwrap();
+        assert_eq!(*back.serialize(), *rec.serialize());
+        let mut moved = rows(&rec);
+        let i = moved
+            .iter()
+            .position(|x| matches!(x.0, KeyChain::PostQuantum { .. }))
+            .unwrap();
+        let KeyChain::PostQuantum { epoch } = moved[i].0 else {
+            unreachable!()
+        };
+        moved[i].0 = KeyChain::PostQuantum { epoch: epoch + 2 };
+        assert!(SessionRecord::from_parts(Some(&head), moved, None).is_err());
+    }
+
+    #[test]
+    fn parts_that_do_not_fit_are_refused() {
+        let rec = lived_record();
+        let head = rec.serialize_current_head().unwrap();
+        let archive = rec.serialize_archive();
+        let good = rows(&rec);
+        // Keys without a head.
+        assert!(SessionRecord::from_parts(None, rows(&rec), Some(&archive)).is_err());
+        // An archive that has a current session.
+        let whole = rec.serialize();
+        assert!(SessionRecord::from_parts(Some(&head), rows(&rec), Some(&whole)).is_err());
+        // A head that carries stored keys itself.
+        assert!(SessionRecord::from_parts(Some(&whole[..]), Vec::<Row>::new(), None).is_err());
+        // A row of a chain the head does not have.
+        let mut rng = ChaCha20Rng::seed_from_u64(6);
+        let stranger = *crate::crypto::KeyPair::generate(&mut rng).public_key();
+        let mut bad = rows(&rec);
+        bad.push((KeyChain::Ratchet(stranger), 1, Zeroizing::new([1; 32])));
+        assert!(SessionRecord::from_parts(Some(&head), bad, None).is_err());
+        // Out of order, duplicated, ahead of the chain.
+        let mut rev = rows(&rec);
+        rev.reverse();
+        assert!(SessionRecord::from_parts(Some(&head), rev, None).is_err());
+        let mut dup = rows(&rec);
+        let first = (dup[0].0, dup[0].1, Zeroizing::new(*dup[0].2));
+        dup.insert(1, first);
+        assert!(SessionRecord::from_parts(Some(&head), dup, None).is_err());
+        for i in 0..good.len() {
+            let mut ahead = rows(&rec);
+            ahead[i].1 = u32::MAX - 1;
+            let r = SessionRecord::from_parts(Some(&head), ahead, None);
+            // Only the last row of a chain can move up without breaking the order; the
+            // chain's index refuses it.
+            assert!(r.is_err(), "row {i}");
+        }
+        // A damaged head or archive.
+        assert!(SessionRecord::from_parts(Some(&head[..head.len() - 1]), good, None).is_err());
+        assert!(SessionRecord::from_parts(None, Vec::<Row>::new(), Some(&archive[..10])).is_err());
+    }
 }

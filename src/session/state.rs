@@ -186,9 +186,12 @@ pub(crate) struct StoredDelta {
 }
 
 /// A whole session: its head and its stored keys.
+///
+/// The head is boxed: a message stages a copy of it, and committing the message swaps
+/// the boxes, whose moves copy a pointer rather than the head.
 #[derive(Clone)]
 pub(crate) struct SessionState {
-    pub(crate) head: SessionHead,
+    pub(crate) head: Box<SessionHead>,
     pub(crate) keys: StoredKeys,
 }
 
@@ -241,7 +244,7 @@ impl DecryptPlan {
 pub(crate) struct Staged {
     /// The stamp of the head the message was staged from.
     pub(crate) from: HeadStamp,
-    pub(crate) head: SessionHead,
+    pub(crate) head: Box<SessionHead>,
     pub(crate) delta: StoredDelta,
     pub(crate) plaintext: Vec<u8>,
     /// For a new ratchet key: the root key after the receiving step, the peer's key and
@@ -298,7 +301,7 @@ impl SessionState {
             derived.chain_key.clone(),
         ));
         Ok(SessionState {
-            head: SessionHead {
+            head: Box::new(SessionHead {
                 version: parties.version,
                 local_identity: parties.local_identity,
                 remote_identity: parties.remote_identity,
@@ -317,7 +320,7 @@ impl SessionState {
                     .spqr_auth_key
                     .as_ref()
                     .map(|k| Box::new(SpqrHead::new(k, Role::Initiator))),
-            },
+            }),
             keys: StoredKeys::default(),
         })
     }
@@ -329,7 +332,7 @@ impl SessionState {
         signed_pre_key: KeyPair,
     ) -> Self {
         SessionState {
-            head: SessionHead {
+            head: Box::new(SessionHead {
                 version: parties.version,
                 local_identity: parties.local_identity,
                 remote_identity: parties.remote_identity,
@@ -348,7 +351,7 @@ impl SessionState {
                     .spqr_auth_key
                     .as_ref()
                     .map(|k| Box::new(SpqrHead::new(k, Role::Responder))),
-            },
+            }),
             keys: StoredKeys::default(),
         }
     }
@@ -378,7 +381,7 @@ impl SessionState {
             },
         };
         let spqr = match &head.spqr {
-            Some(s) => Some(s.plan_recv(message.pq_ratchet(), &self.keys.spqr)?),
+            Some(s) => Some(s.plan_recv(message.pq_ratchet(), &self.keys.spqr, unlimited)?),
             None => None,
         };
         Ok(DecryptPlan { chain, spqr })

@@ -417,6 +417,70 @@ impl BundleSpec {
     }
 }
 
+/// What [`BundleSpec::generate`] makes: the bundle to publish and the records whose
+/// private halves the store keeps.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct GeneratedKeys {
+    /// The bundle to publish.
+    pub bundle: PreKeyBundle,
+    /// The one-time EC prekey, if the spec asked for one.
+    pub pre_key: Option<PreKeyRecord>,
+    /// The signed EC prekey.
+    pub signed_pre_key: SignedPreKeyRecord,
+    /// The Kyber prekey, unless the spec is a v3 one.
+    pub kyber_pre_key: Option<KyberPreKeyRecord>,
+}
+
+impl BundleSpec {
+    /// Generates the keys `self` describes for the identity `identity` (registration id
+    /// `registration_id`, device `device_id`): for a store other than the in-memory one
+    /// (which does it in [`InMemSignalProtocolStore::generate_bundle`]), which saves the
+    /// records and publishes the bundle.
+    pub fn generate<R: CryptoRng + ?Sized>(
+        &self,
+        identity: &IdentityKeyPair,
+        registration_id: u32,
+        device_id: u32,
+        now: Timestamp,
+        rng: &mut R,
+    ) -> GeneratedKeys {
+        let spk =
+            SignedPreKeyRecord::generate(SignedPreKeyId(self.id), now.as_millis(), identity, rng);
+        let pre_key = self
+            .one_time
+            .then(|| PreKeyRecord::generate(PreKeyId(self.id), rng));
+        let kyber = self.kyber.map(|lifetime| {
+            KyberPreKeyRecord::generate(
+                KemKeyType::Kyber1024,
+                KyberPreKeyId(self.id),
+                now.as_millis(),
+                lifetime,
+                identity,
+                rng,
+            )
+        });
+        let bundle = PreKeyBundle::new(
+            registration_id,
+            device_id,
+            pre_key.as_ref().map(|k| (k.id(), *k.public_key())),
+            spk.id(),
+            *spk.public_key(),
+            spk.signature().to_vec(),
+            *identity.identity_key(),
+            kyber
+                .as_ref()
+                .map(|k| (k.id(), k.public_key().clone(), k.signature().to_vec())),
+        );
+        GeneratedKeys {
+            bundle,
+            pre_key,
+            signed_pre_key: spk,
+            kyber_pre_key: kyber,
+        }
+    }
+}
+
 /// All the in-memory stores of one device, as separate fields so that an app (or a
 /// test) can manage each: publish prekeys, approve an identity, import a record.
 /// Protocol operations change them only through [`ProtocolStore::commit`].
@@ -459,42 +523,22 @@ impl InMemSignalProtocolStore {
         now: Timestamp,
         rng: &mut R,
     ) -> PreKeyBundle {
-        let identity = &self.identity_store.identity;
-        let spk =
-            SignedPreKeyRecord::generate(SignedPreKeyId(spec.id), now.as_millis(), identity, rng);
-        let pre_key = spec
-            .one_time
-            .then(|| PreKeyRecord::generate(PreKeyId(spec.id), rng));
-        let kyber = spec.kyber.map(|lifetime| {
-            KyberPreKeyRecord::generate(
-                KemKeyType::Kyber1024,
-                KyberPreKeyId(spec.id),
-                now.as_millis(),
-                lifetime,
-                identity,
-                rng,
-            )
-        });
-        let bundle = PreKeyBundle::new(
+        let keys = spec.generate(
+            &self.identity_store.identity,
             self.identity_store.registration_id,
             device_id,
-            pre_key.as_ref().map(|k| (k.id(), *k.public_key())),
-            spk.id(),
-            *spk.public_key(),
-            spk.signature().to_vec(),
-            *identity.identity_key(),
-            kyber
-                .as_ref()
-                .map(|k| (k.id(), k.public_key().clone(), k.signature().to_vec())),
+            now,
+            rng,
         );
-        self.signed_pre_key_store.save_signed_pre_key(spk);
-        if let Some(k) = pre_key {
+        self.signed_pre_key_store
+            .save_signed_pre_key(keys.signed_pre_key);
+        if let Some(k) = keys.pre_key {
             self.pre_key_store.save_pre_key(k);
         }
-        if let Some(k) = kyber {
+        if let Some(k) = keys.kyber_pre_key {
             self.kyber_pre_key_store.save_kyber_pre_key(k);
         }
-        bundle
+        keys.bundle
     }
 
     /// Every record, serialized, in a fixed order: two stores hold the same state exactly

@@ -26,6 +26,7 @@ use crate::keys::{
 };
 use crate::session::{SessionChange, SessionRecord};
 
+pub mod at_rest;
 pub mod memory;
 
 /// Which way a message goes, for trust decisions.

@@ -1,5 +1,6 @@
 extern crate std;
 
+use std::vec;
 use std::vec::Vec;
 
 use proptest::prelude::*;
@@ -219,6 +220,160 @@ fn missive_signatures_accepted_by_peer() {
         assert_eq!(sign_with_z(&key, &msg, &z), signature(v));
         assert_eq!(v["peer_accepts"], Value::Bool(true));
     }
+}
+
+/// Verification as it was before keys were cached: the point rebuilt from `u` with the
+/// signature's sign bit, and encoded, on every call. The cached [`VerifyingKey`] must
+/// decide exactly as this does.
+fn reference_verify(key: &PublicKey, message: &[u8], signature: &[u8; 64]) -> bool {
+    let r_bytes: &[u8; 32] = signature[..32].try_into().unwrap();
+    let mut s_bytes: [u8; 32] = signature[32..].try_into().unwrap();
+    let sign = s_bytes[31] >> 7;
+    s_bytes[31] &= !SIGN_BIT;
+    if s_bytes[31] & S_HIGH_BITS != 0 {
+        return false;
+    }
+    let Some(big_a) = MontgomeryPoint(*key.u_bytes()).to_edwards(sign) else {
+        return false;
+    };
+    let h = challenge(r_bytes, big_a.compress().as_bytes(), message);
+    let s = Scalar::from_bytes_mod_order(s_bytes);
+    let r_check = EdwardsPoint::vartime_double_scalar_mul_basepoint(&h, &-big_a, &s).compress();
+    r_check.as_bytes() == r_bytes
+}
+
+/// Keys whose `u` is special: 0 (the point with x = 0), 1, p − 1 (u ≡ −1, no point),
+/// p and p + 1 (u ≥ p, reduced), 2^255 − 1, and bit 255 set on a real key.
+fn special_keys(rng: &mut ChaCha20Rng) -> Vec<PublicKey> {
+    let le = |low: u8, fill: u8, top: u8| {
+        let mut u = [fill; 32];
+        u[0] = low;
+        u[31] = top;
+        PublicKey::from_u_bytes(u)
+    };
+    let mut real = *PrivateKey::generate(rng).public_key().u_bytes();
+    real[31] |= 0x80;
+    let mut keys = vec![
+        PublicKey::from_u_bytes([0; 32]),
+        PublicKey::from_u_bytes({
+            let mut u = [0; 32];
+            u[0] = 1;
+            u
+        }),
+        le(0xec, 0xff, 0x7f),
+        le(0xed, 0xff, 0x7f),
+        le(0xee, 0xff, 0x7f),
+        le(0xff, 0xff, 0xff),
+        PublicKey::from_u_bytes(real),
+    ];
+    // Random u: about half are points of the twist.
+    for _ in 0..24 {
+        let mut u = [0u8; 32];
+        rng.fill_bytes(&mut u);
+        keys.push(PublicKey::from_u_bytes(u));
+    }
+    keys
+}
+
+#[test]
+fn cached_verification_decides_as_direct_decompression() {
+    let mut rng = ChaCha20Rng::seed_from_u64(21);
+    let j = json();
+    // The peer's vectors and edge cases (bit flips of sign bits, u >= p, s unreduced, ...).
+    let mut cases: Vec<(PublicKey, Vec<u8>, [u8; 64])> = Vec::new();
+    for v in entries(&j, "vectors") {
+        cases.push((public_key(v), bytes(v, "message"), signature(v)));
+    }
+    for c in entries(&j, "edge_cases") {
+        if let Ok(sig) = <[u8; 64]>::try_from(bytes(c, "signature")) {
+            cases.push((public_key(c), bytes(c, "message"), sig));
+        }
+    }
+    // Our own signatures, each also with its sign bit flipped, and random signatures
+    // under special keys with both sign bits.
+    for _ in 0..16 {
+        let key = PrivateKey::generate(&mut rng);
+        let sig = sign(&key, b"cached", &mut rng);
+        let mut flipped = sig;
+        flipped[63] ^= SIGN_BIT;
+        cases.push((key.public_key(), b"cached".to_vec(), sig));
+        cases.push((key.public_key(), b"cached".to_vec(), flipped));
+    }
+    for key in special_keys(&mut rng) {
+        for bit in [0, SIGN_BIT] {
+            let mut sig = [0u8; 64];
+            rng.fill_bytes(&mut sig);
+            sig[63] = (sig[63] & 0x1f) | bit;
+            cases.push((key, b"special".to_vec(), sig));
+            // And with s = 0.
+            let mut zero_s = sig;
+            zero_s[32..].fill(0);
+            zero_s[63] = bit;
+            cases.push((key, b"special".to_vec(), zero_s));
+        }
+    }
+    let mut accepted = 0;
+    for (key, msg, sig) in &cases {
+        let expected = reference_verify(key, msg, sig);
+        let cached = VerifyingKey::new(key);
+        assert_eq!(cached.verify(msg, sig), expected, "key {key:?}");
+        // Used again (the point is kept, not consumed) and through the free function.
+        assert_eq!(cached.verify(msg, sig), expected);
+        assert_eq!(verify(key, msg, sig), expected);
+        accepted += usize::from(expected);
+    }
+    assert!(accepted >= 16 + entries(&j, "vectors").len());
+}
+
+#[test]
+fn negated_point_encoding_is_the_flipped_encoding() {
+    // What `VerifyingKey::verify` relies on for sign bit 1: enc(−A) is enc(A) with bit
+    // 255 flipped, except at x = 0 (u ≡ 0), and to_edwards(1) is −to_edwards(0).
+    let mut rng = ChaCha20Rng::seed_from_u64(22);
+    let mut checked = 0;
+    for key in special_keys(&mut rng) {
+        let m = MontgomeryPoint(*key.u_bytes());
+        let (Some(a0), Some(a1)) = (m.to_edwards(0), m.to_edwards(1)) else {
+            assert!(m.to_edwards(0).is_none() && m.to_edwards(1).is_none());
+            continue;
+        };
+        assert_eq!(a1, -a0);
+        let mut e = a0.compress().to_bytes();
+        if e != ENC_X_ZERO {
+            e[31] ^= SIGN_BIT;
+        } else {
+            // u ≡ 0 (mod p): 0 or p, bit 255 ignored.
+            let mut u = *key.u_bytes();
+            u[31] &= 0x7f;
+            let mut p = [0xff; 32];
+            (p[0], p[31]) = (0xed, 0x7f);
+            assert!(u == [0; 32] || u == p);
+        }
+        assert_eq!(a1.compress().to_bytes(), e);
+        checked += 1;
+    }
+    assert!(checked >= 8);
+}
+
+#[test]
+fn signing_key_signs_as_the_private_key_does() {
+    let mut rng = ChaCha20Rng::seed_from_u64(23);
+    let j = json();
+    let mut keys: Vec<PrivateKey> = entries(&j, "vectors").iter().map(private_key).collect();
+    keys.push(PrivateKey::from_bytes(&[0; 32]));
+    keys.push(PrivateKey::from_bytes(&[0xff; 32]));
+    keys.extend((0..16).map(|_| PrivateKey::generate(&mut rng)));
+    let mut sign_bits = [0usize; 2];
+    for key in keys {
+        let signing = SigningKey::new(key.clone());
+        assert_eq!(signing.public_key(), &key.public_key());
+        let mut copy = rng.clone();
+        let sig = signing.sign(b"cached point", &mut rng);
+        assert_eq!(sig, sign(&key, b"cached point", &mut copy));
+        assert!(verify(signing.public_key(), b"cached point", &sig));
+        sign_bits[usize::from(sig[63] >> 7)] += 1;
+    }
+    assert!(sign_bits[0] > 0 && sign_bits[1] > 0);
 }
 
 proptest! {

@@ -17,6 +17,7 @@ fn receiving(chain_id: u32, key_seed: u64, iteration: u32) -> SenderKeyState {
         chain_key: SenderChainKey::new(iteration, [chain_id as u8; 32]),
         signing_key: *KeyPair::generate(&mut rng).public_key(),
         signing_private: None,
+        verifier: None,
         skipped: SkippedKeys::new(),
     }
 }
