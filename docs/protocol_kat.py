@@ -437,7 +437,7 @@ def spqr(out):
     same("pq_ratchet field", f[5], h(ev["field"]))
     same("DR counter", f[2], ev["dr_counter"])
     same("ciphertext", aes_cbc_encrypt(mk[:32], mk[64:], ev["plaintext"].encode()), f[4])
-    out.text("### B.4 SPQR chain, message keys and a whole SignalMessage (§5.4, §4.1, §6.2)")
+    out.text("### B.4 SPQR chain, message keys and a whole SignalMessage (§5.3, §4.1, §6.2)")
     out.text()
     out.text("`tests/vectors/spqr.json`, `sessions[0]`: missive initiated (it is A), the peer is B.")
     out.text("The peer's third message carries SPQR index 3 (`pq_ratchet` = `01 01 03 00`) and DR")

@@ -144,10 +144,6 @@ fn main() {
     println!(
         "The lost message never arrives; its key waits in Bob's record (at most 2,000 per chain)."
     );
-    println!(
-        "Note: missive keys every v4 message with SPQR's symmetric chain but does not run the"
-    );
-    println!(
-        "ML-KEM braid yet, so there is no post-quantum healing after a compromise (see SECURITY.md)."
-    );
+    println!("Every v4 message is also keyed through SPQR's chain, which the ML-KEM braid renews");
+    println!("every epoch: post-quantum healing after a compromise (see SECURITY.md).");
 }

@@ -212,8 +212,9 @@ impl<S: ProtocolStore> Device<S> {
         Ok(change)
     }
 
-    /// Encrypts `plaintext` for `remote` on the current session. `rng` is reserved for
-    /// the SPQR braid, which draws fresh KEM keys.
+    /// Encrypts `plaintext` for `remote` on the current session. `rng` serves the SPQR
+    /// braid: a v4 message may sample an ML-KEM key pair or encapsulate (at most one
+    /// ML-KEM step per message).
     pub fn encrypt<R: CryptoRng + ?Sized>(
         &mut self,
         remote: &ProtocolAddress,
@@ -221,9 +222,8 @@ impl<S: ProtocolStore> Device<S> {
         now: Timestamp,
         rng: &mut R,
     ) -> Result<CiphertextMessage, Error> {
-        let _ = rng;
         let (message, changes) =
-            session::encrypt(&self.store, &self.address, remote, plaintext, now)?;
+            session::encrypt(&self.store, &self.address, remote, plaintext, now, rng)?;
         self.commit(changes)?;
         Ok(message)
     }

@@ -14,6 +14,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
 use crate::device::Device;
@@ -61,7 +62,7 @@ pub fn encode_spqr_field(f: &SpqrField) -> Vec<u8> {
     out
 }
 
-/// One session's SPQR state (epoch 1), as kept inside a session record.
+/// One session's SPQR state (chains and ML-KEM braid), as kept inside a session record.
 #[derive(Clone)]
 pub struct SpqrState(spqr::SpqrState);
 
@@ -88,17 +89,86 @@ impl SpqrState {
         out
     }
 
-    /// The next outgoing field and its message key.
-    pub fn send(&mut self) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), Error> {
-        let (field, key) = self.0.send()?;
+    /// The next outgoing field and its message key (`rng` serves the braid's ML-KEM
+    /// steps); on error the state is unchanged.
+    pub fn send<R: CryptoRng + ?Sized>(
+        &mut self,
+        rng: &mut R,
+    ) -> Result<(Vec<u8>, Zeroizing<[u8; 32]>), Error> {
+        let (field, key) = self.0.send(rng)?;
         Ok((field, Zeroizing::new(*key.as_bytes())))
     }
 
-    /// The message key for an incoming field; on error the state is unchanged.
+    /// The message key for an incoming field, as if its message authenticated (the braid
+    /// part is processed too); on error the state is unchanged.
     pub fn recv(&mut self, field: &[u8]) -> Result<Zeroizing<[u8; 32]>, Error> {
         let key = self.0.recv(field)?;
         Ok(Zeroizing::new(*key.as_bytes()))
     }
+
+    /// The epoch this state sends in.
+    pub fn epoch(&self) -> u64 {
+        self.0.head.epoch()
+    }
+
+    /// The braid's state (1–11, `docs/notes/spqr-braid.md` §1.2); `None` for a state
+    /// that cannot join the braid (format 1).
+    pub fn braid_state(&self) -> Option<u8> {
+        self.0.head.braid_state()
+    }
+}
+
+/// The record as missive wrote it before the ML-KEM braid: every v4 session's SPQR state
+/// at epoch 1 without the braid (a format-1 state), for the epoch-1 baseline of the
+/// benchmarks. `None` if a session has already left epoch 1.
+pub fn record_without_braid(record: &crate::SessionRecord) -> Option<crate::SessionRecord> {
+    let mut r = record.clone();
+    for s in r.current.iter_mut().chain(r.previous.iter_mut()) {
+        if let Some(h) = s.head.spqr.as_mut() {
+            **h = h.without_braid()?;
+        }
+    }
+    Some(r)
+}
+
+/// Chunk `index` of a braid value (`len` a multiple of 32, at most 1,152 bytes): the
+/// erasure code of `docs/PROTOCOL.md` §5.7.
+pub fn braid_chunk(value: &[u8], index: u16) -> Option<[u8; 32]> {
+    crate::ratchet::braid::erasure::chunk(value, index).map(|c| c.data)
+}
+
+/// Feeds `(index, chunk)` pairs to a braid decoder for a value of `k` chunks (1 ≤ k ≤
+/// 36), as a session does: `Err(i)` if chunk `i` conflicts with a held one (same index,
+/// other bytes; the decoder is unchanged), otherwise the value once `k` distinct indices
+/// arrived, or `None`.
+pub fn braid_decode(k: usize, chunks: &[(u16, [u8; 32])]) -> Result<Option<Vec<u8>>, usize> {
+    use crate::ratchet::braid::erasure::{Added, Decoder};
+    use crate::ratchet::spqr::Chunk;
+    fn run<const K: usize>(chunks: &[(u16, [u8; 32])]) -> Result<Option<Vec<u8>>, usize> {
+        let mut d = Decoder::<K>::new();
+        for (i, (index, data)) in chunks.iter().enumerate() {
+            let c = Chunk {
+                index: *index,
+                data: *data,
+            };
+            let before = d.clone();
+            if d.add(&c) == Added::Conflict {
+                debug_assert!(d == before);
+                return Err(i);
+            }
+        }
+        let mut out = alloc::vec![0u8; Decoder::<K>::len()];
+        Ok(d.decode_into(&mut out).then_some(out))
+    }
+    macro_rules! dispatch {
+        ($($k:literal)*) => {
+            match k {
+                $($k => run::<$k>(chunks),)*
+                _ => Ok(None),
+            }
+        };
+    }
+    dispatch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36)
 }
 
 impl fmt::Debug for SpqrState {

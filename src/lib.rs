@@ -51,11 +51,12 @@
 //! # }
 //! ```
 //!
-//! **SPQR stage.** missive frames and keys every v4 message with SPQR's symmetric chain,
-//! exactly as libsignal does, but it never advances the ML-KEM braid: it always sends
-//! `None` at epoch 1, and it parses and validates the peer's braid chunks without acting
-//! on them. That interoperates with libsignal, but it gives **no post-quantum healing**
-//! after a compromise. See `SECURITY.md`.
+//! **Post-quantum healing.** missive keys every v4 message with SPQR's chain, exactly as
+//! libsignal does, and runs the ML-KEM-768 braid that renews it: each message carries one
+//! chunk of an exchange, and every completed exchange starts a new epoch, so that after a
+//! compromise of a session's state the messages of the epoch after next are out of the
+//! attacker's reach even if it breaks X25519. Sessions whose records predate the SPQR
+//! auth key stay at epoch 1 without this healing until replaced. See `SECURITY.md`.
 
 #![no_std]
 #![forbid(unsafe_code)]

@@ -234,7 +234,8 @@ fn session_state() {
     pinned(
         &spqr,
         &state[2..34],
-        "SpqrState { role: Initiator, epoch: 1, send_index: 0, recv_index: 0, skipped: 0, .. }",
+        "SpqrState { head: SpqrHead { role: Initiator, epoch: 1, braid_state: Some(1), \
+         send_index: 0, recv_index: 0, .. }, skipped: 0 }",
     );
 }
 

@@ -14,6 +14,8 @@
 //!
 //! Paths are explicit so that the file works both as a crate root and as a module.
 
+#[path = "braid.rs"]
+pub mod braid;
 #[path = "conversation.rs"]
 pub mod conversation;
 #[path = "decoders.rs"]
@@ -40,6 +42,8 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("prekey_bundle", decoders::prekey_bundle),
     ("spqr_field", decoders::spqr_field),
     ("spqr_state", decoders::spqr_state),
+    ("braid_chunks", braid::braid_chunks),
+    ("braid_state", braid::braid_state),
     ("identity_key_pair", decoders::identity_key_pair),
     ("prekey_record", decoders::prekey_record),
     ("signed_prekey_record", decoders::signed_prekey_record),

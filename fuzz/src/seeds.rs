@@ -27,6 +27,7 @@ pub fn all() -> Vec<Seed> {
     messages_and_records(&mut rng, &mut out);
     keys(&mut rng, &mut out);
     spqr(&mut rng, &mut out);
+    braid(&mut out);
     scripts(&mut out);
     sender_keys(&mut rng, &mut out);
     group_scripts(&mut out);
@@ -252,9 +253,11 @@ fn keys(rng: &mut ChaCha20Rng, out: &mut Vec<Seed>) {
 fn spqr(rng: &mut ChaCha20Rng, out: &mut Vec<Seed>) {
     let auth = [0x5a; 32];
     let mut initiator = SpqrState::new(&auth, true);
+    // The braid's own RNG, so that the other seeds do not depend on what it draws.
+    let mut braid_rng = ChaCha20Rng::seed_from_u64(0x5151);
     let mut fields = Vec::new();
     for _ in 0..300 {
-        fields.push(initiator.send().expect("fresh chain").0);
+        fields.push(initiator.send(&mut braid_rng).expect("fresh chain").0);
     }
     out.push(("spqr_field", "none-index-1", fields[0].clone()));
     out.push(("spqr_field", "none-index-300", fields[299].clone()));
@@ -276,6 +279,43 @@ fn spqr(rng: &mut ChaCha20Rng, out: &mut Vec<Seed>) {
     responder.recv(&fields[3]).expect("honest field");
     out.push(("spqr_state", "skipped", responder.serialize().to_vec()));
     out.push(("spqr_state", "sender", initiator.serialize().to_vec()));
+}
+
+fn braid(out: &mut Vec<Seed>) {
+    use super::braid::op;
+    // The chunk decoder: an Ek-sized value from redundant chunks, a header from a mix,
+    // and raw chunks with a conflict.
+    let mut ek = vec![35u8, 0];
+    ek.extend((0..1152u32).map(|i| (i * 7 + 3) as u8));
+    for i in 0..36u16 {
+        ek.extend_from_slice(&(40 + 3 * i).to_be_bytes());
+    }
+    out.push(("braid_chunks", "ek-redundant", ek));
+    let mut hdr = vec![2u8, 2];
+    hdr.extend((0..96u8).map(|i| i ^ 0x5a));
+    for i in [0u16, 65_535, 40_000] {
+        hdr.extend_from_slice(&i.to_be_bytes());
+    }
+    out.push(("braid_chunks", "header-mix", hdr));
+    let mut raw = vec![4u8, 1];
+    for (i, b) in [(7u16, 1u8), (9, 2), (7, 3), (1, 4), (2, 5)] {
+        raw.extend_from_slice(&i.to_be_bytes());
+        raw.extend_from_slice(&[b; 32]);
+    }
+    out.push(("braid_chunks", "raw-conflict", raw));
+    // The state machine: two epochs of ping-pong with a reload, then out-of-order
+    // deliveries and tampering.
+    let mut s = 7u64.to_le_bytes().to_vec();
+    s.extend_from_slice(&[op::PINGPONG, 60, op::RELOAD, op::PINGPONG, 60, op::RELOAD]);
+    out.push(("braid_state", "two-epochs", s.clone()));
+    for _ in 0..3 {
+        s.extend_from_slice(&[op::SEND, 0, op::SEND, 0, op::SEND, 1]);
+        s.extend_from_slice(&[op::DELIVER, 1, 1, op::DELIVER, 0, 0, op::DELIVER, 1, 0]);
+    }
+    s.extend_from_slice(&[op::SEND, 0, op::TAMPER, 1, 0, 0, 20, 4, op::DELIVER, 1, 0]);
+    s.extend_from_slice(&[op::SEND, 1, op::TAMPER, 0, 0, 2, 0, 0, op::DROP, 0, 0]);
+    s.extend_from_slice(&[op::PINGPONG, 40, op::RELOAD]);
+    out.push(("braid_state", "reorder-tamper", s));
 }
 
 /// An action script: `config ‖ seed ‖ actions`.

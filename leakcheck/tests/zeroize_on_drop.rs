@@ -360,28 +360,127 @@ fn session_secrets(record: &[u8]) -> Vec<(String, Needle)> {
                     }
                     chain += 1;
                 }
-                15 => {
-                    // Format 2 keeps the PQXDH auth key before the next root (§8.7);
-                    // format 1 has none.
-                    let at = if v[0] == 2 {
-                        push("SPQR auth key".into(), &v[2..34]);
-                        32
-                    } else {
-                        0
-                    };
-                    push("SPQR next root".into(), &v[at + 2..at + 34]);
-                    push("SPQR sending chain key".into(), &v[at + 38..at + 70]);
-                    push("SPQR receiving chain key".into(), &v[at + 74..at + 106]);
-                    for e in v[at + 108..].chunks(36) {
-                        let index = u32::from_be_bytes(e[..4].try_into().expect("4 bytes"));
-                        push(format!("SPQR skipped key {index}"), &e[4..]);
-                    }
-                }
+                15 => spqr_secrets(v, &mut push),
                 _ => {}
             }
         }
     }
     out
+}
+
+/// The secrets of a serialized SPQR state (docs/PROTOCOL.md §8.7): auth key, next root,
+/// chain keys and skipped keys; in format 3 also the braid's authenticator, the secret
+/// parts of its ML-KEM decapsulation key (`dk_pke` and `z`) or its encapsulation
+/// randomness, and the previous and next epochs' chains.
+fn spqr_secrets(v: &[u8], push: &mut dyn FnMut(String, &[u8])) {
+    let be32 = |b: &[u8]| u32::from_be_bytes(b[..4].try_into().expect("4 bytes"));
+    let skipped = |v: &[u8], at: &mut usize, push: &mut dyn FnMut(String, &[u8])| {
+        let count = u16::from_be_bytes([v[*at], v[*at + 1]]) as usize;
+        *at += 2;
+        for e in v[*at..*at + 36 * count].chunks(36) {
+            push(format!("SPQR skipped key {}", be32(e)), &e[4..]);
+        }
+        *at += 36 * count;
+    };
+    if v[0] != 3 {
+        // Format 2 keeps the PQXDH auth key before the next root; format 1 has none.
+        let at = if v[0] == 2 {
+            push("SPQR auth key".into(), &v[2..34]);
+            32
+        } else {
+            0
+        };
+        push("SPQR next root".into(), &v[at + 2..at + 34]);
+        push("SPQR sending chain key".into(), &v[at + 38..at + 70]);
+        push("SPQR receiving chain key".into(), &v[at + 74..at + 106]);
+        let mut p = at + 106;
+        skipped(v, &mut p, push);
+        assert_eq!(p, v.len());
+        return;
+    }
+    push("SPQR auth key".into(), &v[2..34]);
+    push("SPQR next root".into(), &v[34..66]);
+    let epoch = u64::from_be_bytes(v[66..74].try_into().expect("8 bytes"));
+    push("braid authenticator root".into(), &v[74..106]);
+    push("braid authenticator MAC key".into(), &v[106..138]);
+    let state = v[138];
+    let mut p = 139;
+    let decoder = |p: &mut usize| *p += 1 + 34 * v[*p] as usize;
+    let dk = |p: &mut usize, push: &mut dyn FnMut(String, &[u8])| {
+        for (i, c) in v[*p..*p + 1152].chunks(32).enumerate() {
+            push(format!("braid decapsulation key part {i}"), c);
+        }
+        push("braid decapsulation key z".into(), &v[*p + 2368..*p + 2400]);
+        *p += 2400;
+    };
+    let encaps = |p: &mut usize, push: &mut dyn FnMut(String, &[u8])| {
+        push(
+            "braid encapsulation randomness".into(),
+            &v[*p + 64..*p + 96],
+        );
+        *p += 64 + 32 + 960;
+    };
+    match state {
+        1 => {}
+        2 => {
+            dk(&mut p, push);
+            p += 2;
+        }
+        3 => {
+            dk(&mut p, push);
+            p += 2;
+            decoder(&mut p);
+        }
+        4 => {
+            dk(&mut p, push);
+            p += 2 + 960;
+        }
+        5 => {
+            dk(&mut p, push);
+            p += 960;
+            decoder(&mut p);
+        }
+        6 => decoder(&mut p),
+        7 => p += 64,
+        8 => {
+            encaps(&mut p, push);
+            p += 2;
+            decoder(&mut p);
+        }
+        9 => {
+            encaps(&mut p, push);
+            p += 2 + 1152;
+        }
+        10 => {
+            encaps(&mut p, push);
+            decoder(&mut p);
+        }
+        11 => p += 160 + 2,
+        s => panic!("braid state {s}"),
+    }
+    push("SPQR sending chain key".into(), &v[p + 4..p + 36]);
+    push("SPQR receiving chain key".into(), &v[p + 40..p + 72]);
+    p += 72;
+    if epoch > 1 {
+        push(
+            "SPQR previous epoch's receiving chain key".into(),
+            &v[p + 4..p + 36],
+        );
+        p += 36;
+    }
+    if (8..=11).contains(&state) {
+        push("SPQR next epoch's sending chain key".into(), &v[p..p + 32]);
+        push(
+            "SPQR next epoch's receiving chain key".into(),
+            &v[p + 32..p + 64],
+        );
+        p += 64;
+    }
+    skipped(v, &mut p, push);
+    if epoch > 1 {
+        skipped(v, &mut p, push);
+    }
+    assert_eq!(p, v.len(), "SPQR state parsed to its end");
 }
 
 fn conversation_record(v3: bool) -> SessionRecord {
@@ -428,9 +527,11 @@ fn session_records() {
         let record = conversation_record(v3);
         let needles = session_needles(&record.serialize());
         // Per state: root key, ratchet private key, sending chain key, one receiving
-        // chain key (and 4 SPQR keys in v4: auth key, next root, both chains); plus 3
-        // skipped seeds (and 3 SPQR keys).
-        let expected = if v3 { 3 * 4 + 3 } else { 3 * 8 + 3 + 3 };
+        // chain key (and 9 SPQR secrets in v4: auth key, next root, both chains, the
+        // braid's authenticator root and MAC key, and, its header authenticated and its
+        // reply sent, its encapsulation randomness and the next epoch's two chains);
+        // plus 3 skipped seeds (and 3 SPQR keys).
+        let expected = if v3 { 3 * 4 + 3 } else { 3 * 13 + 3 + 3 };
         assert_eq!(needles.len(), expected);
         check(
             if v3 {
@@ -892,6 +993,39 @@ fn device_dh_steps_leave_no_secrets() {
         }
         drop_clean(&format!("{v} DH steps"), p);
     }
+}
+
+/// The ML-KEM braid through two whole epochs of ping-pong: key generation, both halves
+/// of the encapsulation, the decapsulation, and both epoch switches (the previous epoch's
+/// chain kept, the next epoch's chains derived ahead), every operation armed.
+#[test]
+fn device_braid_epochs_leave_no_secrets() {
+    let _guard = exclusive();
+    let mut p = Pair::new(false);
+    let mut states = BTreeSet::new();
+    for i in 0..95u8 {
+        let m = clean("v4 encrypt, braid", &mut p, |p| p.send_a(&[i; 10]));
+        clean("v4 decrypt, braid", &mut p, |p| p.recv_b(&m));
+        let r = clean("v4 encrypt, braid", &mut p, |p| p.send_b(&[i; 11]));
+        clean("v4 decrypt, braid", &mut p, |p| p.recv_a(&r));
+        for record in p.records() {
+            for (what, _) in session_secrets(&record) {
+                if what.contains("braid") || what.contains("epoch") {
+                    states.insert(what.split(": ").nth(1).unwrap_or("").to_string());
+                }
+            }
+        }
+    }
+    // Every kind of braid secret went through the scanner.
+    for kind in [
+        "braid decapsulation key z",
+        "braid encapsulation randomness",
+        "SPQR next epoch's sending chain key",
+        "SPQR previous epoch's receiving chain key",
+    ] {
+        assert!(states.contains(kind), "{kind} never held: {states:?}");
+    }
+    drop_clean("v4 braid epochs", p);
 }
 
 #[test]

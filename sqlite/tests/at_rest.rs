@@ -69,6 +69,7 @@ fn session_secrets(record: &[u8], out: &mut Vec<Vec<u8>>) {
                         }
                     }
                 }
+                15 if v[0] == 3 => spqr_v3_secrets(v, out),
                 15 => {
                     let at = if v[0] == 2 {
                         out.push(v[2..34].to_vec());
@@ -87,6 +88,67 @@ fn session_secrets(record: &[u8], out: &mut Vec<Vec<u8>>) {
             }
         }
     }
+}
+
+/// Every secret of an SPQR state in format 3 (docs/PROTOCOL.md §8.7): the auth key, the
+/// next root, the braid's authenticator, its decapsulation key or encapsulation
+/// randomness, every chain key and every stored key.
+fn spqr_v3_secrets(v: &[u8], out: &mut Vec<Vec<u8>>) {
+    let mut p = 2;
+    let take = |p: &mut usize, n: usize| {
+        let s = v[*p..*p + n].to_vec();
+        *p += n;
+        s
+    };
+    out.push(take(&mut p, 32)); // auth key
+    out.push(take(&mut p, 32)); // next root
+    let epoch = u64::from_be_bytes(take(&mut p, 8).try_into().unwrap());
+    out.push(take(&mut p, 32)); // authenticator root
+    out.push(take(&mut p, 32)); // authenticator MAC key
+    let state = take(&mut p, 1)[0];
+    // The data's fixed part, and whether a decoder (count u8 ‖ count × 34) follows it.
+    let (fixed, decoder) = match state {
+        1 => (0, false),
+        2 => (2_402, false),
+        3 => (2_402, true),
+        4 => (3_362, false),
+        5 => (3_360, true),
+        6 => (0, true),
+        7 => (64, false),
+        8 => (1_058, true),
+        9 => (2_210, false),
+        10 => (1_056, true),
+        11 => (162, false),
+        _ => panic!("braid state {state}"),
+    };
+    let data = &v[p..p + fixed];
+    match state {
+        2..=5 => out.push(data[..2_400].to_vec()), // dk
+        8..=10 => out.push(data[64..96].to_vec()), // m
+        _ => {}
+    }
+    p += fixed;
+    if decoder {
+        let count = usize::from(v[p]);
+        p += 1 + 34 * count;
+    }
+    let chains = 2 + usize::from(epoch >= 2);
+    for _ in 0..chains {
+        p += 4;
+        out.push(take(&mut p, 32));
+    }
+    if (8..=11).contains(&state) {
+        out.push(take(&mut p, 32));
+        out.push(take(&mut p, 32));
+    }
+    for _ in 0..1 + usize::from(epoch >= 2) {
+        let count = usize::from(u16::from_be_bytes(take(&mut p, 2).try_into().unwrap()));
+        for _ in 0..count {
+            p += 4;
+            out.push(take(&mut p, 32));
+        }
+    }
+    assert_eq!(p, v.len(), "SPQR state parsed to its end");
 }
 
 /// Every secret of a serialized SenderKeyRecord (§11.6): chain keys, private signing

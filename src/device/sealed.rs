@@ -142,7 +142,7 @@ impl<S: ProtocolStore> Device<S> {
         rng: &mut R,
     ) -> Result<Vec<u8>, Error> {
         let (message, changes) =
-            session::encrypt(&self.store, &self.address, remote, plaintext, now)?;
+            session::encrypt(&self.store, &self.address, remote, plaintext, now, rng)?;
         let content = UnidentifiedSenderMessageContent::new(
             content_type(&message),
             certificate.clone(),

@@ -12,7 +12,8 @@
 //! Units: one unit is one HMAC-SHA256 of a 32-byte key over a short input, half a Double
 //! Ratchet chain step. The weights below are the ratios measured on x86_64, rounded up
 //! (`cargo bench --features hazmat --bench budget`; docs/PERFORMANCE.md): an SPQR step
-//! costs 1.5 Double Ratchet steps, a DH step (X25519 and the root-key HKDF) about 110.
+//! costs 1.5 Double Ratchet steps, a DH step (X25519 and the root-key HKDF) about 110,
+//! the worst braid step about 720.
 
 use crate::error::ProtocolError;
 use crate::ratchet::chain::MAX_FORWARD_JUMP;
@@ -24,12 +25,20 @@ pub const DR_STEP_COST: u64 = 2;
 pub const SPQR_STEP_COST: u64 = 4;
 /// One X25519 Diffie-Hellman with its root-key HKDF.
 pub const DH_STEP_COST: u64 = 256;
+/// The heaviest braid step a received message can cause once it authenticated: decoding
+/// a 36-chunk value none of whose data chunks arrived (about 1,300 units, the bulk of
+/// it), checking it, and one ML-KEM-768 step (an encapsulation, redone in full for its
+/// second half, or a decapsulation: about 140 units). Charged when the message's chunk
+/// may complete a value (or acknowledges `c1` once the key is complete); other messages
+/// cost the braid a chunk copy.
+pub const BRAID_STEP_COST: u64 = 2_048;
 
 /// The most one honest message can cost on the session it belongs to: a DH step, a
-/// jump of [`MAX_FORWARD_JUMP`] on a new chain, and the longest SPQR jump.
+/// jump of [`MAX_FORWARD_JUMP`] on a new chain, the longest SPQR jump, and a braid step.
 pub const MAX_SESSION_COST: u64 = DH_STEP_COST
     + (MAX_FORWARD_JUMP as u64 + 1) * DR_STEP_COST
-    + SPQR_MAX_FORWARD_JUMP as u64 * SPQR_STEP_COST;
+    + SPQR_MAX_FORWARD_JUMP as u64 * SPQR_STEP_COST
+    + BRAID_STEP_COST;
 
 /// The budget of one incoming message: the worst honest message on one session, plus a
 /// quarter for the attempts on the sessions it does not belong to (which are usually
@@ -54,6 +63,11 @@ impl Cost {
                 + u64::from(dr_steps) * DR_STEP_COST
                 + u64::from(spqr_steps) * SPQR_STEP_COST,
         )
+    }
+
+    /// This cost, plus a braid step if `heavy`.
+    pub(crate) fn plus_braid(self, heavy: bool) -> Self {
+        Cost(self.0 + if heavy { BRAID_STEP_COST } else { 0 })
     }
 }
 

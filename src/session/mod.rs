@@ -18,7 +18,8 @@ use alloc::vec::Vec;
 use rand_core::CryptoRng;
 
 pub use budget::{
-    DH_STEP_COST, DR_STEP_COST, MAX_SESSION_COST, MESSAGE_WORK_BUDGET, SPQR_STEP_COST,
+    BRAID_STEP_COST, DH_STEP_COST, DR_STEP_COST, MAX_SESSION_COST, MESSAGE_WORK_BUDGET,
+    SPQR_STEP_COST,
 };
 pub use record::{
     DEFAULT_MAX_ARCHIVED_SESSIONS, KeyChain, MAX_ARCHIVED_SESSIONS_LIMIT, SessionChange,
@@ -221,12 +222,13 @@ pub(crate) fn start_session<S: ProtocolStore + ?Sized, R: CryptoRng + ?Sized>(
 /// `local` is our own address: when both addresses are service ids, prekey messages
 /// carry them (the `addresses` field) so the receiver can check the message was meant
 /// for it.
-pub(crate) fn encrypt<S: ProtocolStore + ?Sized>(
+pub(crate) fn encrypt<S: ProtocolStore + ?Sized, R: CryptoRng + ?Sized>(
     store: &S,
     local: &ProtocolAddress,
     remote: &ProtocolAddress,
     plaintext: &[u8],
     now: Timestamp,
+    rng: &mut R,
 ) -> Result<(CiphertextMessage, ChangeSet), Error> {
     let record = store.session(remote)?.ok_or(ProtocolError::NoSession)?;
     let state = record.current.as_deref().ok_or(ProtocolError::NoSession)?;
@@ -242,7 +244,7 @@ pub(crate) fn encrypt<S: ProtocolStore + ?Sized>(
         &mut changes,
     )?;
     let mut head = state.head.clone();
-    let message = head.encrypt(plaintext, encode_addresses(local, remote))?;
+    let message = head.encrypt(plaintext, encode_addresses(local, remote), rng)?;
     changes.session = Some((
         remote.clone(),
         SessionChange {
@@ -593,5 +595,7 @@ pub(crate) fn archive(remote: &ProtocolAddress, keep_archived: usize) -> ChangeS
     }
 }
 
+#[cfg(test)]
+mod braid_tests;
 #[cfg(test)]
 mod tests;

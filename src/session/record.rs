@@ -129,8 +129,9 @@ impl SessionChange {
     /// What an ordinary message ([`SessionChange::replaces_current`] false) changes in
     /// the current session's stored keys, one row operation each, in the order to apply
     /// them: for a store that keeps stored keys as rows beside the session's head
-    /// ([`SessionRecord::serialize_current_head`]). Empty for an in-order message, and
-    /// for a change that replaces the current session (rewrite it whole).
+    /// ([`SessionRecord::serialize_current_head`]). Empty for an in-order message (except
+    /// a [`StoredKeyChange::RemoveChain`] when the message moves the session to a new SPQR
+    /// epoch), and for a change that replaces the current session (rewrite it whole).
     pub fn stored_key_changes(&self) -> Vec<StoredKeyChange<'_>> {
         let mut out = Vec::new();
         let ChangeKind::Advance {
@@ -164,7 +165,15 @@ impl SessionChange {
         if let Some((k, d)) = &delta.chain {
             keys(&mut out, KeyChain::Ratchet(*k), d);
         }
-        keys(&mut out, KeyChain::PostQuantum, &delta.spqr);
+        if let Some(epoch) = delta.spqr.evicted {
+            out.push(StoredKeyChange::RemoveChain {
+                chain: KeyChain::PostQuantum { epoch },
+            });
+        }
+        let pq = KeyChain::PostQuantum {
+            epoch: delta.spqr.epoch,
+        };
+        keys(&mut out, pq, &delta.spqr.keys);
         out
     }
 }
@@ -175,8 +184,13 @@ pub enum KeyChain {
     /// A Double Ratchet receiving chain, by the peer's ratchet key: the key is a message
     /// seed, by message counter.
     Ratchet(PublicKey),
-    /// The SPQR receiving chain: the key is an SPQR message key, by SPQR index.
-    PostQuantum,
+    /// The SPQR receiving chain of one epoch: the key is an SPQR message key, by SPQR
+    /// index. At most two epochs hold keys at a time; a [`StoredKeyChange::RemoveChain`]
+    /// retires the older one when the session moves to a new epoch.
+    PostQuantum {
+        /// The epoch (≥ 1).
+        epoch: u64,
+    },
 }
 
 /// One row operation on a session's stored keys (see
@@ -449,8 +463,9 @@ impl SessionRecord {
 
     /// The current session without its stored keys, in the state encoding (§8.4 of
     /// docs/PROTOCOL.md with no skipped seeds and no SPQR keys): what a store that keeps
-    /// the current session apart writes after an ordinary message. Under a kilobyte
-    /// (two while the session is unacknowledged), whatever the record holds.
+    /// the current session apart writes after an ordinary message. Under 5 KB (the SPQR
+    /// braid's key and ciphertext in progress are most of it; 7 KB while the session is
+    /// unacknowledged), whatever the record holds.
     pub fn serialize_current_head(&self) -> Option<Zeroizing<Vec<u8>>> {
         let s = self.current.as_ref()?;
         let empty = StoredKeys::default();
@@ -473,7 +488,11 @@ impl SessionRecord {
         });
         let spqr = keys
             .into_iter()
-            .flat_map(|k| k.spqr.iter().map(|e| (KeyChain::PostQuantum, e.n, &e.key)));
+            .flat_map(|k| k.spqr.iter())
+            .flat_map(|(epoch, s)| {
+                s.iter()
+                    .map(move |e| (KeyChain::PostQuantum { epoch }, e.n, &e.key))
+            });
         ratchet.chain(spqr)
     }
 
@@ -525,14 +544,15 @@ impl SessionRecord {
                         None => false,
                     }
                 }
-                KeyChain::PostQuantum => {
+                KeyChain::PostQuantum { epoch } => {
                     if state.head.spqr.is_none() {
                         return Err(DecodeError::Malformed);
                     }
-                    if keys.spqr.len() >= usize::from(u16::MAX) {
+                    // Two epochs' windows at most (the decoder checks each).
+                    if keys.spqr.len() >= 2 * usize::from(u16::MAX) {
                         return Err(DecodeError::BadLength);
                     }
-                    keys.spqr.push(n, &key)
+                    keys.spqr.push(epoch, n, &key)
                 }
             };
             if !added {
@@ -546,9 +566,16 @@ impl SessionRecord {
             + 36 * keys.spqr.len();
         let mut whole = Zeroizing::new(Vec::with_capacity(bound));
         encode_parts(&state.head, &keys, &mut whole);
+        let rows = keys.len();
         drop(keys);
         drop(state);
-        rec.current = Some(Box::new(decode_state(&whole)?));
+        let current = decode_state(&whole)?;
+        // The state encoding holds SPQR keys of the head's epoch and the one before only:
+        // a row of any other epoch was left out of it, and is refused.
+        if current.keys.len() != rows {
+            return Err(DecodeError::Malformed);
+        }
+        rec.current = Some(Box::new(current));
         Ok(rec)
     }
 
@@ -936,7 +963,10 @@ mod parts_tests {
         assert_eq!(*back.serialize(), *rec.serialize());
         // Both chains kinds are there.
         let r = rows(&rec);
-        assert!(r.iter().any(|x| x.0 == KeyChain::PostQuantum));
+        assert!(
+            r.iter()
+                .any(|x| matches!(x.0, KeyChain::PostQuantum { .. }))
+        );
         assert!(r.iter().any(|x| matches!(x.0, KeyChain::Ratchet(_))));
         // No archive, no head.
         let no_archive = SessionRecord::from_parts(Some(&head), rows(&rec), None).unwrap();
@@ -949,6 +979,60 @@ mod parts_tests {
         // The archive encoding is a record with no current session.
         let a = SessionRecord::deserialize(&archive).unwrap();
         assert!(!a.has_current_session());
+    }
+
+    /// A session some braid epochs on, with messages lost along the way: its SPQR keys are
+    /// rows of their own epoch's chain, the parts give back the record, and a row moved
+    /// to an epoch the head keeps no keys for is refused.
+    #[test]
+    fn parts_keep_spqr_epochs() {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        let store = |rng: &mut ChaCha20Rng, reg| {
+            InMemSignalProtocolStore::new(IdentityKeyPair::generate(rng), reg)
+        };
+        let mut alice = Device::new(ProtocolAddress::new("alice", 1), store(&mut rng, 1));
+        let mut bob = Device::new(ProtocolAddress::new("bob", 1), store(&mut rng, 2));
+        let (a, b) = (alice.address().clone(), bob.address().clone());
+        let bundle = bob
+            .store_mut()
+            .generate_bundle(&BundleSpec::new(1), 1, NOW, &mut rng);
+        alice
+            .process_prekey_bundle(&b, &bundle, NOW, &mut rng)
+            .unwrap();
+        for round in 0..400u32 {
+            let m = alice.encrypt(&b, b"x", NOW, &mut rng).unwrap();
+            if round % 9 != 4 {
+                bob.decrypt(&a, m.message_type(), m.serialize(), &mut rng)
+                    .unwrap();
+            }
+            let r = bob.encrypt(&a, b"r", NOW, &mut rng).unwrap();
+            alice
+                .decrypt(&b, r.message_type(), r.serialize(), &mut rng)
+                .unwrap();
+        }
+        let rec = bob.store().session_store.session(&a).unwrap().clone();
+        let r = rows(&rec);
+        let epochs: Vec<u64> = r
+            .iter()
+            .filter_map(|x| match x.0 {
+                KeyChain::PostQuantum { epoch } => Some(epoch),
+                KeyChain::Ratchet(_) => None,
+            })
+            .collect();
+        assert!(epochs.iter().any(|&e| e >= 2), "{epochs:?}");
+        let head = rec.serialize_current_head().unwrap();
+        let back = SessionRecord::from_parts(Some(&head), rows(&rec), None).unwrap();
+        assert_eq!(*back.serialize(), *rec.serialize());
+        let mut moved = rows(&rec);
+        let i = moved
+            .iter()
+            .position(|x| matches!(x.0, KeyChain::PostQuantum { .. }))
+            .unwrap();
+        let KeyChain::PostQuantum { epoch } = moved[i].0 else {
+            unreachable!()
+        };
+        moved[i].0 = KeyChain::PostQuantum { epoch: epoch + 2 };
+        assert!(SessionRecord::from_parts(Some(&head), moved, None).is_err());
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::keys::{IdentityKey, KyberPreKeyId, PreKeyId, SignedPreKeyId};
 use crate::ratchet::chain::{self, ReceiverChain, Receivers, SeedPlan};
 use crate::ratchet::keys::{ChainKey, MessageKeys, RootKey};
 use crate::ratchet::skipped::{KeysDelta, SkippedKeys};
-use crate::ratchet::spqr::{RecvPlan, Role, SpqrHead};
+use crate::ratchet::spqr::{RecvPlan, Role, SpqrDelta, SpqrHead, SpqrKeys, SpqrStamp};
 use crate::wire::message::{PreKeyParts, SignalMessageParts};
 use crate::wire::{
     ADDRESSES_LEN, CiphertextMessage, PreKeySignalMessage, SignalMessage, VERSION_PQXDH,
@@ -38,6 +38,11 @@ extern crate std;
 std::thread_local! {
     /// How many attempts this thread has staged (for the work-bound tests).
     pub(crate) static STAGED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    /// Rewrites the SPQR field of each message this thread encrypts, before its MAC: an
+    /// authenticated peer sending bad braid data (the bad-input tests).
+    #[allow(clippy::type_complexity)]
+    pub(crate) static TAMPER_FIELD: core::cell::RefCell<Option<Box<dyn Fn(&mut Vec<u8>)>>> =
+        const { core::cell::RefCell::new(None) };
 }
 
 /// How long an initiator keeps sending on a session the peer never answered: after this,
@@ -94,14 +99,14 @@ pub(crate) struct SessionHead {
 }
 
 /// Where a head stands: every public value that a message changes (the sending ratchet
-/// key and index, each receiving chain's key and index, the SPQR indices, whether prekey
-/// data is pending). A change records the stamp of the head it was computed from, and a
+/// key and index, each receiving chain's key and index, the SPQR epoch, indices and braid
+/// progress, whether prekey data is pending). A change records the stamp of the head it was computed from, and a
 /// store refuses it if the head has moved since: applying it would reuse a chain step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct HeadStamp {
     sender: (PublicKey, u32),
     receivers: [(PublicKey, u32); crate::ratchet::chain::MAX_RECEIVER_CHAINS],
-    spqr: Option<(u32, u32)>,
+    spqr: Option<SpqrStamp>,
     pending: bool,
 }
 
@@ -111,8 +116,8 @@ pub(crate) struct StoredKeys {
     /// Seeds per receiving chain, by ratchet key; only chains of the head, only
     /// non-empty ones.
     pub(crate) chains: Vec<(PublicKey, SkippedKeys)>,
-    /// SPQR message keys by index.
-    pub(crate) spqr: SkippedKeys,
+    /// SPQR message keys by epoch and index.
+    pub(crate) spqr: SpqrKeys,
 }
 
 impl Clone for StoredKeys {
@@ -146,7 +151,7 @@ impl StoredKeys {
             },
             None => true,
         };
-        chain_ok && delta.spqr.fits(&self.spqr)
+        chain_ok && self.spqr.fits(&delta.spqr)
     }
 
     /// Applies a message's change. Call [`StoredKeys::fits`] first.
@@ -165,7 +170,7 @@ impl StoredKeys {
             }
             self.chains.retain(|(_, s)| !s.is_empty());
         }
-        delta.spqr.apply(&mut self.spqr);
+        self.spqr.apply(&delta.spqr);
     }
 }
 
@@ -177,7 +182,7 @@ pub(crate) struct StoredDelta {
     /// A chain pushed out by a DH step: its seeds go with it.
     pub(crate) evicted: Option<PublicKey>,
     /// The change to the SPQR keys.
-    pub(crate) spqr: KeysDelta,
+    pub(crate) spqr: SpqrDelta,
 }
 
 /// A whole session: its head and its stored keys.
@@ -225,6 +230,7 @@ impl DecryptPlan {
             ChainPlan::New { steps } => (1, steps),
         };
         Cost::new(dh, steps, self.spqr.map_or(0, |p| p.steps))
+            .plus_braid(self.spqr.is_some_and(|p| p.braid_heavy))
     }
 
     /// Whether the message is on one of the session's own receiving chains.
@@ -249,9 +255,17 @@ pub(crate) struct Staged {
 impl Staged {
     /// Completes a DH ratchet step (a fresh ratchet key of ours and the sending chain it
     /// gives), now that the message authenticated.
-    pub(crate) fn finish<R: CryptoRng + ?Sized>(mut self, rng: &mut R) -> Result<Self, Error> {
-        if let Some((root, their, recv_chain)) = self.pending_step.take() {
-            let ratchet = KeyPair::generate(rng);
+    pub(crate) fn finish<R: CryptoRng + ?Sized>(self, rng: &mut R) -> Result<Self, Error> {
+        let ratchet = self.pending_step.as_ref().map(|_| KeyPair::generate(rng));
+        self.finish_with(ratchet)
+    }
+
+    /// [`Staged::finish`] with a given ratchet key (the healing test gives the attacker
+    /// the victim's real one).
+    pub(crate) fn finish_with(mut self, ratchet: Option<KeyPair>) -> Result<Self, Error> {
+        if let (Some((root, their, recv_chain)), Some(ratchet)) =
+            (self.pending_step.take(), ratchet)
+        {
             let (root2, send_chain) = root.create_chain(&their, ratchet.private_key())?;
             let head = &mut self.head;
             head.root_key = root2;
@@ -409,7 +423,7 @@ impl SessionState {
                 let (k, d) = s.stage_recv(p, &self.keys.spqr)?;
                 (Some(k), d)
             }
-            _ => (None, KeysDelta::default()),
+            _ => (None, SpqrDelta::default()),
         };
         let keys = MessageKeys::derive(&seed, pq_key.as_ref().map(|k| k.as_bytes()));
         if !message.verify_mac(&head.remote_identity, &head.local_identity, &keys.mac_key) {
@@ -421,6 +435,15 @@ impl SessionState {
             && expected_addresses != Some(got)
         {
             return Err(ProtocolError::AddressMismatch.into());
+        }
+        // The braid part, now that the message is authentic: it may complete a value
+        // (checked before anything moves) and take one ML-KEM step. A value that fails
+        // its check refuses the message.
+        let mut spqr_delta = spqr_delta;
+        if let (Some(s), Some(p)) = (&mut head.spqr, &plan.spqr)
+            && let Some(evicted) = s.finish_recv(p)?
+        {
+            spqr_delta.evicted = Some(evicted);
         }
         head.pending_prekey = None;
         Ok(Staged {
@@ -451,7 +474,7 @@ impl SessionHead {
                 self.sender.chain_key.index(),
             ),
             receivers,
-            spqr: self.spqr.as_ref().map(|s| s.indices()),
+            spqr: self.spqr.as_ref().map(|s| s.stamp()),
             pending: self.pending_prekey.is_some(),
         }
     }
@@ -475,21 +498,33 @@ impl SessionHead {
     }
 
     /// Encrypts one message and advances the sending chain (of this head: call it on a
-    /// copy and commit the copy).
-    pub(crate) fn encrypt(
+    /// copy and commit the copy). `rng` serves the braid (an ML-KEM key pair or an
+    /// encapsulation, at most one per message).
+    pub(crate) fn encrypt<R: CryptoRng + ?Sized>(
         &mut self,
         plaintext: &[u8],
         addresses: Option<[u8; ADDRESSES_LEN]>,
+        rng: &mut R,
     ) -> Result<CiphertextMessage, Error> {
         let chain_key = self.sender.chain_key.clone();
         let next = chain_key.next().ok_or(ProtocolError::SessionExpired)?;
         let seed = chain_key.message_seed();
         let (pq_ratchet, pq_key) = match &mut self.spqr {
             Some(spqr) => {
-                let (field, key) = spqr.send()?;
+                let (field, key) = spqr.send(rng)?;
                 (field, Some(key))
             }
             None => (Vec::new(), None),
+        };
+        #[cfg(test)]
+        let pq_ratchet = {
+            let mut f = pq_ratchet;
+            TAMPER_FIELD.with(|t| {
+                if let Some(g) = t.borrow().as_ref() {
+                    g(&mut f)
+                }
+            });
+            f
         };
         let keys = MessageKeys::derive(&seed, pq_key.as_ref().map(|k| k.as_bytes()));
         let ciphertext = aes_cbc::encrypt(&keys.cipher_key, &keys.iv, plaintext);

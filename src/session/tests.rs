@@ -295,8 +295,8 @@ fn a_change_set_from_a_stale_record_is_refused() {
     let (mut alice, bob) = lived(1, &mut rng);
     let b = bob.address().clone();
     let local = alice.address().clone();
-    let (_, first) = super::encrypt(alice.store(), &local, &b, b"one", NOW).unwrap();
-    let (_, second) = super::encrypt(alice.store(), &local, &b, b"two", NOW).unwrap();
+    let (_, first) = super::encrypt(alice.store(), &local, &b, b"one", NOW, &mut rng).unwrap();
+    let (_, second) = super::encrypt(alice.store(), &local, &b, b"two", NOW, &mut rng).unwrap();
     alice.store_mut().commit(first).unwrap();
     let before = alice.store().snapshot();
     assert_eq!(

@@ -154,11 +154,19 @@ fn push_address(v: &mut Vec<u8>, address: &ProtocolAddress) {
     v.extend_from_slice(&address.device_id().to_be_bytes());
 }
 
-/// The encoding of a stored key's chain: `0x00` for SPQR, `0x01 ‖ ratchet key (33)` for a
-/// Double Ratchet receiving chain. Also how a store can key its rows by chain.
+/// The encoding of a stored key's chain: `0x00` for SPQR epoch 1 and `0x00 ‖ epoch BE64`
+/// for a later SPQR epoch, `0x01 ‖ ratchet key (33)` for a Double Ratchet receiving
+/// chain. One encoding per chain (epoch 1 keeps the single byte that stores wrote before
+/// the braid's epochs), so a store can key its rows by chain.
 pub fn chain_bytes(chain: &KeyChain) -> Vec<u8> {
     match chain {
-        KeyChain::PostQuantum => Vec::from([0u8]),
+        KeyChain::PostQuantum { epoch: 1 } => Vec::from([0u8]),
+        KeyChain::PostQuantum { epoch } => {
+            let mut v = Vec::with_capacity(9);
+            v.push(0);
+            v.extend_from_slice(&epoch.to_be_bytes());
+            v
+        }
         KeyChain::Ratchet(k) => {
             let mut v = Vec::with_capacity(34);
             v.push(1);
@@ -171,7 +179,12 @@ pub fn chain_bytes(chain: &KeyChain) -> Vec<u8> {
 /// The chain that [`chain_bytes`] encoded.
 pub fn chain_from_bytes(bytes: &[u8]) -> Result<KeyChain, OpenError> {
     match bytes.split_first() {
-        Some((0, [])) => Ok(KeyChain::PostQuantum),
+        Some((0, [])) => Ok(KeyChain::PostQuantum { epoch: 1 }),
+        Some((0, e)) => match <[u8; 8]>::try_from(e).map(u64::from_be_bytes) {
+            // Epoch 1 has its short form only; epoch 0 does not exist.
+            Ok(epoch) if epoch >= 2 => Ok(KeyChain::PostQuantum { epoch }),
+            _ => Err(OpenError::Malformed),
+        },
         Some((1, key)) => crate::crypto::PublicKey::deserialize(key)
             .map(KeyChain::Ratchet)
             .map_err(|_| OpenError::Malformed),
@@ -505,15 +518,24 @@ mod tests {
         let k = crate::crypto::KeyPair::generate(&mut rng());
         let chain = KeyChain::Ratchet(*k.public_key());
         let addr = ProtocolAddress::new("x", 1);
+        let pq = |epoch| KeyChain::PostQuantum { epoch };
         assert_ne!(
             RecordName::stored_key(&addr, &chain, 1),
-            RecordName::stored_key(&addr, &KeyChain::PostQuantum, 1)
+            RecordName::stored_key(&addr, &pq(1), 1)
+        );
+        assert_ne!(
+            RecordName::stored_key(&addr, &pq(1), 1),
+            RecordName::stored_key(&addr, &pq(2), 1)
         );
         assert_eq!(chain_from_bytes(&chain_bytes(&chain)), Ok(chain));
-        assert_eq!(
-            chain_from_bytes(&chain_bytes(&KeyChain::PostQuantum)),
-            Ok(KeyChain::PostQuantum)
-        );
+        for epoch in [1, 2, 3, 1 << 40, u64::MAX - 1] {
+            assert_eq!(chain_from_bytes(&chain_bytes(&pq(epoch))), Ok(pq(epoch)));
+        }
+        assert_eq!(chain_bytes(&pq(1)), [0]);
+        // Epoch 1's long form and epoch 0 are not encodings.
+        assert!(chain_from_bytes(&[0, 0, 0, 0, 0, 0, 0, 0, 1]).is_err());
+        assert!(chain_from_bytes(&[0; 9]).is_err());
+        assert!(chain_from_bytes(&[0, 0, 0, 0, 0, 0, 0, 2]).is_err());
         assert!(chain_from_bytes(&[0, 0]).is_err());
         assert!(chain_from_bytes(&[2]).is_err());
         assert!(chain_from_bytes(&[]).is_err());
