@@ -1658,6 +1658,12 @@ fn parse_address(b: &[u8]) -> Option<ProtocolAddress> {
     ))
 }
 
+/// A record read from the database (not the cache), as the store trait hands it out.
+fn owned<'a, T: Clone>(read: Result<Option<T>, Error>) -> Result<Option<Cow<'a, T>>, StoreError> {
+    read.map(|r| r.map(Cow::Owned))
+        .map_err(|e| e.to_store_error(false))
+}
+
 impl ProtocolStore for SqliteStore {
     fn identity_key_pair(&self) -> Result<&IdentityKeyPair, StoreError> {
         Ok(&self.identity)
@@ -1692,45 +1698,37 @@ impl ProtocolStore for SqliteStore {
         if let Some(r) = self.sessions.get(address) {
             return Ok(Some(Cow::Borrowed(r)));
         }
-        self.load_session(address)
-            .map(|r| r.map(Cow::Owned))
-            .map_err(|e| e.to_store_error(false))
+        owned(self.load_session(address))
     }
     fn pre_key(&self, id: PreKeyId) -> Result<Option<Cow<'_, PreKeyRecord>>, StoreError> {
-        self.load_by_id(
+        owned(self.load_by_id(
             "pre_keys",
             RecordKind::PreKey,
             id.0,
             PreKeyRecord::deserialize,
-        )
-        .map(|r| r.map(Cow::Owned))
-        .map_err(|e| e.to_store_error(false))
+        ))
     }
     fn signed_pre_key(
         &self,
         id: SignedPreKeyId,
     ) -> Result<Option<Cow<'_, SignedPreKeyRecord>>, StoreError> {
-        self.load_by_id(
+        owned(self.load_by_id(
             "signed_pre_keys",
             RecordKind::SignedPreKey,
             id.0,
             SignedPreKeyRecord::deserialize,
-        )
-        .map(|r| r.map(Cow::Owned))
-        .map_err(|e| e.to_store_error(false))
+        ))
     }
     fn kyber_pre_key(
         &self,
         id: KyberPreKeyId,
     ) -> Result<Option<Cow<'_, KyberPreKeyRecord>>, StoreError> {
-        self.load_by_id(
+        owned(self.load_by_id(
             "kyber_pre_keys",
             RecordKind::KyberPreKey,
             id.0,
             KyberPreKeyRecord::deserialize,
-        )
-        .map(|r| r.map(Cow::Owned))
-        .map_err(|e| e.to_store_error(false))
+        ))
     }
     fn kyber_pre_key_used(
         &self,
@@ -1749,9 +1747,7 @@ impl ProtocolStore for SqliteStore {
         if let Some(r) = self.sender_keys.get(&(sender.clone(), distribution_id)) {
             return Ok(Some(Cow::Borrowed(r)));
         }
-        self.load_sender_key(sender, distribution_id)
-            .map(|r| r.map(Cow::Owned))
-            .map_err(|e| e.to_store_error(false))
+        owned(self.load_sender_key(sender, distribution_id))
     }
     fn commit(&mut self, changes: ChangeSet) -> Result<(), StoreError> {
         self.try_commit(changes).map_err(|e| e.to_store_error(true))
