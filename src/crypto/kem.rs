@@ -306,3 +306,124 @@ impl fmt::Debug for KemKeyPair {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use super::*;
+
+    const TYPES: [(KemKeyType, u8); 2] =
+        [(KemKeyType::Kyber1024, 0x08), (KemKeyType::MlKem1024, 0x0A)];
+
+    #[test]
+    fn type_bytes_and_lengths_are_the_wire_format() {
+        for (t, byte) in TYPES {
+            assert_eq!(t.type_byte(), byte);
+            assert_eq!(KemKeyType::from_type_byte(byte), Ok(t));
+        }
+        for b in [0x00, 0x05, 0x07, 0x09, 0x0B, 0xFF] {
+            assert_eq!(KemKeyType::from_type_byte(b), Err(DecodeError::UnknownType));
+        }
+        assert_eq!(KemPublicKey::SERIALIZED_LEN, 1569);
+        assert_eq!(KemSecretKey::SERIALIZED_LEN, 3169);
+        assert_eq!(KemCiphertext::SERIALIZED_LEN, 1569);
+    }
+
+    #[test]
+    fn every_value_round_trips_with_its_type_byte_first() {
+        let mut rng = ChaCha20Rng::seed_from_u64(14);
+        for (t, byte) in TYPES {
+            let pair = KemKeyPair::generate(t, &mut rng);
+            let (pk, sk) = (pair.public_key(), pair.secret_key());
+            assert_eq!((pk.key_type(), sk.key_type()), (t, t));
+
+            let pk_bytes = pk.serialize();
+            assert_eq!(pk_bytes.len(), KemPublicKey::SERIALIZED_LEN);
+            assert_eq!(pk_bytes[0], byte);
+            assert_eq!(&pk_bytes[1..], pk.raw.as_slice());
+            assert_eq!(KemPublicKey::deserialize(&pk_bytes).as_ref(), Ok(pk));
+
+            let sk_bytes = sk.serialize();
+            assert_eq!(sk_bytes.len(), KemSecretKey::SERIALIZED_LEN);
+            assert_eq!(sk_bytes[0], byte);
+            assert_eq!(&sk_bytes[1..], sk.raw.as_slice());
+            let sk2 = KemSecretKey::deserialize(sk_bytes.as_slice()).expect("round trip");
+            assert_eq!(*sk2.serialize(), *sk_bytes);
+
+            let (ct, ss) = pk.encapsulate(&mut rng);
+            let ct_bytes = ct.serialize();
+            assert_eq!(ct_bytes.len(), KemCiphertext::SERIALIZED_LEN);
+            assert_eq!(ct_bytes[0], byte);
+            let ct2 = KemCiphertext::deserialize(&ct_bytes).expect("round trip");
+            assert_eq!(ct2, ct);
+            // The parsed secret key opens what the public key sealed.
+            let opened = sk2.decapsulate(&ct2).expect("same type");
+            assert_eq!(opened.as_bytes(), ss.as_bytes());
+
+            // Wrong lengths and empty input are refused.
+            assert_eq!(
+                KemPublicKey::deserialize(&pk_bytes[..1568]),
+                Err(DecodeError::BadLength)
+            );
+            assert!(KemSecretKey::deserialize(&sk_bytes[..3168]).is_err());
+            assert_eq!(KemCiphertext::deserialize(&[]), Err(DecodeError::Truncated));
+        }
+    }
+
+    #[test]
+    fn the_two_kems_are_kept_apart() {
+        let mut rng = ChaCha20Rng::seed_from_u64(15);
+        let kyber = KemKeyPair::generate(KemKeyType::Kyber1024, &mut rng);
+        let (ct, ss) = kyber.public_key().encapsulate(&mut rng);
+        // The same bytes under the other type byte: a well-formed ML-KEM ciphertext, but
+        // a Kyber key refuses it rather than derive a secret.
+        let mut other = ct.serialize();
+        other[0] = 0x0A;
+        let other = KemCiphertext::deserialize(&other).expect("well-formed");
+        assert_eq!(
+            kyber.secret_key().decapsulate(&other).err(),
+            Some(ProtocolError::VersionMismatch)
+        );
+        // The same secret key bytes read as ML-KEM derive a different secret from the
+        // same ciphertext bytes (the algorithms differ, so the type must travel).
+        let mut sk = kyber.secret_key().serialize();
+        sk[0] = 0x0A;
+        let as_mlkem = KemSecretKey::deserialize(sk.as_slice()).expect("well-formed");
+        let s2 = as_mlkem.decapsulate(&other).expect("same type");
+        assert_ne!(s2.as_bytes(), ss.as_bytes());
+    }
+
+    #[test]
+    fn a_pair_is_made_only_of_matching_halves() {
+        let mut rng = ChaCha20Rng::seed_from_u64(16);
+        let a = KemKeyPair::generate(KemKeyType::Kyber1024, &mut rng);
+        let b = KemKeyPair::generate(KemKeyType::Kyber1024, &mut rng);
+        assert!(a.secret_key().matches(a.public_key()));
+        assert!(!a.secret_key().matches(b.public_key()));
+        let joined = KemKeyPair::from_parts(a.public_key().clone(), a.secret_key().clone())
+            .expect("matching halves");
+        assert_eq!(joined.public_key(), a.public_key());
+        assert_eq!(
+            *joined.secret_key().serialize(),
+            *a.secret_key().serialize()
+        );
+        assert!(KemKeyPair::from_parts(b.public_key().clone(), a.secret_key().clone()).is_none());
+
+        // Same key bytes, other type: not a match either.
+        let mut pk = a.public_key().serialize();
+        pk[0] = 0x0A;
+        let retyped = KemPublicKey::deserialize(&pk).expect("valid key");
+        assert!(!a.secret_key().matches(&retyped));
+        assert!(KemKeyPair::from_parts(retyped, a.secret_key().clone()).is_none());
+
+        // One flipped byte of the embedded public key breaks the match, wherever it is.
+        for i in [0, 1, PUBLIC_KEY_LEN / 2, PUBLIC_KEY_LEN - 1] {
+            let mut sk = a.secret_key().serialize();
+            sk[1 + 1536 + i] ^= 1;
+            let sk = KemSecretKey::deserialize(sk.as_slice()).expect("well-formed");
+            assert!(!sk.matches(a.public_key()), "flip at {i}");
+        }
+    }
+}
