@@ -257,8 +257,8 @@ struct World {
     /// Members' addresses, then Mallory's.
     addresses: Vec<ProtocolAddress>,
     rng: ChaCha20Rng,
-    /// Every message members encrypted: its signing key and plaintext.
-    sent: BTreeMap<MessageId, (PublicKey, Vec<u8>)>,
+    /// Every message members encrypted: its signing key, plaintext and bytes.
+    sent: BTreeMap<MessageId, (PublicKey, Vec<u8>, Vec<u8>)>,
     /// Every distribution id seen (the groups, and any in forged input).
     ids: BTreeSet<DistributionId>,
     encrypts: u32,
@@ -342,7 +342,7 @@ impl World {
         let key = own.key;
         self.sent
             .entry((s, id, m.chain_id(), m.iteration()))
-            .or_insert((key, plaintext));
+            .or_insert((key, plaintext, m.serialized().to_vec()));
         Some(m)
     }
 
@@ -660,18 +660,20 @@ impl World {
                 assert_ne!(kind, Kind::Tampered, "tampered message {id:?} accepted");
                 if member {
                     match self.sent.get(&id) {
-                        Some((_, sent)) => {
+                        Some((_, sent, bytes)) if m.serialized() == bytes.as_slice() => {
                             assert_eq!(pt, sent, "{kind:?} message {id:?} decrypted wrongly")
                         }
                         // Signed under the member's own key (the verdict checked it), yet
-                        // never sent in this run: the fuzzer replayed bytes the member
-                        // sends in another run. Worlds are deterministic (the snapshot and
-                        // the seed fix every key and every RNG draw), so such bytes are
-                        // genuine; a forgery would need the signing key. Only forged or
-                        // tampered input can carry them.
-                        None => assert!(
+                        // not the bytes sent in this run (never sent, or sent with another
+                        // plaintext): the fuzzer replayed bytes the member sends in another
+                        // run. Worlds are deterministic (the snapshot and the seed fix every
+                        // key and every RNG draw, and the same chain at the same iteration
+                        // gives the same message key), so such bytes are genuine; a forgery
+                        // would need the signing key, since the signature covers every byte.
+                        // Only forged or tampered input can carry them.
+                        _ => assert!(
                             matches!(kind, Kind::Forged | Kind::Tampered),
-                            "{kind:?} message {id:?} accepted, never sent"
+                            "{kind:?} message {id:?} accepted, not the bytes sent"
                         ),
                     }
                 }
