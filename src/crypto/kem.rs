@@ -309,6 +309,8 @@ impl fmt::Debug for KemKeyPair {
 
 #[cfg(test)]
 mod tests {
+    use alloc::format;
+
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 
@@ -358,6 +360,11 @@ mod tests {
             assert_eq!(ct_bytes[0], byte);
             let ct2 = KemCiphertext::deserialize(&ct_bytes).expect("round trip");
             assert_eq!(ct2, ct);
+            // A ciphertext is public, but its Debug form names only its type.
+            assert_eq!(
+                format!("{ct:?}"),
+                format!("KemCiphertext {{ key_type: {t:?}, .. }}")
+            );
             // The parsed secret key opens what the public key sealed.
             let opened = sk2.decapsulate(&ct2).expect("same type");
             assert_eq!(opened.as_bytes(), ss.as_bytes());

@@ -77,6 +77,10 @@ fn known_answers_match() {
         let msg = bytes(v, "message");
         let sig = sign_with_z(&key, &msg, &z);
         assert_eq!(sig, signature(v));
+        // The known-answer entry point of the signing key with its cached Edwards point
+        // (hazmat) gives the same bytes.
+        #[cfg(feature = "hazmat")]
+        assert_eq!(SigningKey::new(key.clone()).sign_with_z(&msg, &z), sig);
         assert_eq!(key.public_key(), public_key(v));
         assert_eq!(v["peer_accepts"], Value::Bool(true));
         assert!(verify(&key.public_key(), &msg, &sig));
