@@ -128,7 +128,7 @@ impl core::fmt::Debug for SigningKey {
 pub fn sign<R: CryptoRng + ?Sized>(key: &PrivateKey, message: &[u8], rng: &mut R) -> [u8; 64] {
     let mut z = Zeroizing::new([0u8; 64]);
     rng.fill_bytes(z.as_mut());
-    sign_with_z(key, message, &z)
+    sign_z(key, message, &z)
 }
 
 /// The deterministic core of [`sign`], with Z given: for known-answer tests.
@@ -137,18 +137,11 @@ pub fn sign<R: CryptoRng + ?Sized>(key: &PrivateKey, message: &[u8], rng: &mut R
 /// a fresh random Z per signature, as [`sign`] draws.
 #[cfg(feature = "hazmat")]
 pub fn sign_with_z(key: &PrivateKey, message: &[u8], z: &[u8; 64]) -> [u8; 64] {
-    let a = Zeroizing::new(Scalar::from_bytes_mod_order(*key.to_bytes()));
-    sign_core(
-        key,
-        &EdwardsPoint::mul_base(&a).compress().to_bytes(),
-        message,
-        z,
-    )
+    sign_z(key, message, z)
 }
 
-/// The deterministic core of [`sign`], with Z given.
-#[cfg(not(feature = "hazmat"))]
-pub(crate) fn sign_with_z(key: &PrivateKey, message: &[u8], z: &[u8; 64]) -> [u8; 64] {
+/// [`sign`] with Z given (one body, whether or not `hazmat` exports it).
+pub(crate) fn sign_z(key: &PrivateKey, message: &[u8], z: &[u8; 64]) -> [u8; 64] {
     let a = Zeroizing::new(Scalar::from_bytes_mod_order(*key.to_bytes()));
     sign_core(
         key,
