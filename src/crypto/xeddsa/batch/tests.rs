@@ -384,3 +384,22 @@ proptest! {
         assert_agrees(&list);
     }
 }
+
+/// The table policy: no comb below `COMB_MIN_SIGNATURES` signatures on one point (a table
+/// costs more than it saves), width 5 from there, width 6 from `COMB_WIDE_SIGNATURES`.
+/// Only speed depends on it (every width gives the same verdicts, tested above), so the
+/// thresholds are pinned here where a change has to be deliberate.
+#[test]
+fn comb_width_follows_the_documented_thresholds() {
+    for (n, want) in [
+        (0, None),
+        (1, None),
+        (COMB_MIN_SIGNATURES - 1, None),
+        (COMB_MIN_SIGNATURES, Some(5)),
+        (COMB_WIDE_SIGNATURES - 1, Some(5)),
+        (COMB_WIDE_SIGNATURES, Some(6)),
+        (10_000, Some(6)),
+    ] {
+        assert_eq!(comb_width(n), want, "{n} signatures");
+    }
+}
