@@ -123,3 +123,26 @@ fn macs_of_messages_libsignal_built() {
     }
     assert!(rebuilt >= 5);
 }
+
+/// Every prefix of a real message parses or is refused without a panic (a prefix can
+/// parse: its last 8 bytes are then taken as the MAC, which the session's check refuses).
+/// Below version + MAC (9 bytes) the refusal is `Truncated`; from there on the bytes
+/// before the MAC are parsed as protobuf, so exactly version + MAC is a message with no
+/// fields at all.
+#[test]
+fn prefixes_never_panic_and_the_mac_length_is_the_boundary() {
+    let j = json();
+    let wire = bytes(&j["message_keys"][0], "signal_message");
+    for len in 0..wire.len() {
+        let r = SignalMessage::deserialize(&wire[..len]);
+        if len < 1 + MAC_LEN {
+            assert_eq!(r.err(), Some(DecodeError::Truncated), "{len} bytes");
+        }
+    }
+    let mut empty = wire[..1].to_vec();
+    empty.extend_from_slice(&[0u8; MAC_LEN]);
+    assert_eq!(
+        SignalMessage::deserialize(&empty).err(),
+        Some(DecodeError::MissingField)
+    );
+}
