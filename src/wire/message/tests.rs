@@ -146,3 +146,60 @@ fn prefixes_never_panic_and_the_mac_length_is_the_boundary() {
         Some(DecodeError::MissingField)
     );
 }
+
+/// A prekey message keeps every field through the wire, and a v4 one without its Kyber
+/// fields is refused: PQXDH cannot run without the ciphertext, and a v4 message that
+/// silently dropped it would be an X3DH downgrade.
+#[test]
+fn prekey_messages_keep_their_fields_and_v4_requires_kyber() {
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use crate::crypto::kem::{KemKeyPair, KemKeyType};
+
+    let j = json();
+    let mut rng = ChaCha20Rng::seed_from_u64(4);
+    let pair = KemKeyPair::generate(KemKeyType::Kyber1024, &mut rng);
+    let (ct, _) = pair.public_key().encapsulate(&mut rng);
+    for v in j["message_keys"].as_array().unwrap() {
+        let (sender, receiver) = (
+            identity(v, "sender_identity"),
+            identity(v, "receiver_identity"),
+        );
+        let mac_key: [u8; 32] = bytes(v, "mac_key").try_into().unwrap();
+        let inner = SignalMessage::deserialize(&bytes(v, "signal_message")).unwrap();
+        let inner = rebuild(&inner, &sender, &receiver, &mac_key);
+        let v4 = inner.message_version() == VERSION_PQXDH;
+        let parts = |kyber: Option<(u32, KemCiphertext)>| PreKeyParts {
+            registration_id: 0x3fff_1234,
+            pre_key_id: Some(77),
+            signed_pre_key_id: 0x00ab_cdef,
+            kyber,
+            base_key: *receiver.public_key(),
+            identity_key: sender,
+            message: inner.clone(),
+        };
+        let kyber = v4.then(|| (9_999, ct.clone()));
+        let sent = PreKeySignalMessage::new(parts(kyber));
+        let got = PreKeySignalMessage::deserialize(sent.serialized()).unwrap();
+        assert_eq!(got, sent);
+        assert_eq!(got.message_version(), inner.message_version());
+        assert_eq!(got.registration_id(), 0x3fff_1234);
+        assert_eq!(got.pre_key_id(), Some(77));
+        assert_eq!(got.signed_pre_key_id(), 0x00ab_cdef);
+        assert_eq!(
+            got.kyber().map(|(id, c)| (id, c.clone())),
+            v4.then(|| (9_999, ct.clone()))
+        );
+        assert_eq!(got.base_key(), receiver.public_key());
+        assert_eq!(got.identity_key(), &sender);
+        assert_eq!(got.message().serialized(), inner.serialized());
+        if v4 {
+            let stripped = PreKeySignalMessage::new(parts(None));
+            assert_eq!(
+                PreKeySignalMessage::deserialize(stripped.serialized()).err(),
+                Some(DecodeError::MissingField)
+            );
+        }
+    }
+}
