@@ -39,3 +39,47 @@ fn fields() {
         Err(DecodeError::Malformed)
     );
 }
+
+/// Fixed-width fields (wire types 1 and 5) are skipped whole, as protobuf requires of
+/// unknown fields, and refused when cut short; field numbers run up to 2^29 − 1.
+#[test]
+fn fixed_fields_are_skipped_and_field_numbers_are_bounded() {
+    let mut out = Vec::new();
+    put_varint(&mut out, (9 << 3) | 1);
+    out.extend_from_slice(&[0xAA; 8]);
+    put_varint(&mut out, (10 << 3) | 5);
+    out.extend_from_slice(&[0xBB; 4]);
+    put_uint(&mut out, 2, 7);
+    let mut r = Reader::new(&out);
+    assert_eq!(r.field().unwrap(), Some((9, Value::Fixed)));
+    assert_eq!(r.field().unwrap(), Some((10, Value::Fixed)));
+    assert_eq!(r.field().unwrap(), Some((2, Value::Varint(7))));
+    assert_eq!(r.field().unwrap(), None);
+    assert_eq!(
+        Reader::new(&[(9 << 3) | 1, 0, 0, 0, 0, 0, 0, 0]).field(),
+        Err(DecodeError::Truncated)
+    );
+    assert_eq!(
+        Reader::new(&[(10 << 3) | 5, 0, 0, 0]).field(),
+        Err(DecodeError::Truncated)
+    );
+
+    let key = |number: u64| {
+        let mut k = Vec::new();
+        put_varint(&mut k, number << 3);
+        k.push(0x01);
+        k
+    };
+    let max = (1u64 << 29) - 1;
+    assert_eq!(
+        Reader::new(&key(max)).field(),
+        Ok(Some((max as u32, Value::Varint(1))))
+    );
+    for number in [max + 1, max + 2, 1 << 30, u64::from(u32::MAX)] {
+        assert_eq!(
+            Reader::new(&key(number)).field(),
+            Err(DecodeError::Malformed),
+            "field number {number}"
+        );
+    }
+}
