@@ -83,3 +83,39 @@ fn fixed_fields_are_skipped_and_field_numbers_are_bounded() {
         );
     }
 }
+
+/// Each typed reading takes exactly its own wire form: a bool is the varint 0 or 1, a
+/// uint32 a varint that fits, bytes a length-delimited field, an array bytes of its
+/// exact length; anything else is refused, never coerced.
+#[test]
+fn typed_readings_take_only_their_own_form() {
+    assert_eq!(Value::Varint(0).as_bool(), Ok(false));
+    assert_eq!(Value::Varint(1).as_bool(), Ok(true));
+    for v in [
+        Value::Varint(2),
+        Value::Varint(u64::MAX),
+        Value::Bytes(&[1]),
+        Value::Fixed,
+    ] {
+        assert_eq!(v.as_bool(), Err(DecodeError::Malformed));
+    }
+    assert_eq!(Value::Varint(u64::from(u32::MAX)).as_u32(), Ok(u32::MAX));
+    assert_eq!(
+        Value::Varint(u64::from(u32::MAX) + 1).as_u32(),
+        Err(DecodeError::BadLength)
+    );
+    assert_eq!(Value::Bytes(&[7]).as_u32(), Err(DecodeError::Malformed));
+    assert_eq!(Value::Varint(u64::MAX).as_u64(), Ok(u64::MAX));
+    assert_eq!(Value::Fixed.as_u64(), Err(DecodeError::Malformed));
+    assert_eq!(Value::Bytes(b"ab").as_bytes(), Ok(&b"ab"[..]));
+    assert_eq!(Value::Varint(5).as_bytes(), Err(DecodeError::Malformed));
+    assert_eq!(Value::Bytes(b"abc").as_array::<3>(), Ok(*b"abc"));
+    assert_eq!(
+        Value::Bytes(b"abc").as_array::<4>(),
+        Err(DecodeError::BadLength)
+    );
+    assert_eq!(
+        Value::Varint(3).as_array::<3>(),
+        Err(DecodeError::Malformed)
+    );
+}
