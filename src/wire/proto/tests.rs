@@ -119,3 +119,22 @@ fn typed_readings_take_only_their_own_form() {
         Err(DecodeError::Malformed)
     );
 }
+
+/// `count_fields` (the capacity hint decoders size their collections with, so that they
+/// never grow and leave copies of key material behind) counts every occurrence of the
+/// field, and stops at the first malformed one.
+#[test]
+fn count_fields_counts_each_occurrence_up_to_the_first_malformed_field() {
+    let mut out = Vec::new();
+    put_bytes(&mut out, 6, b"a");
+    put_uint(&mut out, 2, 1);
+    put_bytes(&mut out, 6, b"");
+    put_bytes(&mut out, 6, b"bc");
+    assert_eq!(count_fields(&out, 6), 3);
+    assert_eq!(count_fields(&out, 2), 1);
+    assert_eq!(count_fields(&out, 7), 0);
+    assert_eq!(count_fields(&[], 6), 0);
+    out.push(0x13); // a group wire type: malformed, so counting stops here
+    put_bytes(&mut out, 6, b"d");
+    assert_eq!(count_fields(&out, 6), 3);
+}
