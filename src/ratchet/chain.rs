@@ -208,6 +208,152 @@ mod tests {
     use super::*;
     use alloc::vec::Vec;
 
+    fn stored(ns: core::ops::Range<u32>) -> SkippedKeys {
+        let mut s = SkippedKeys::new();
+        for n in ns {
+            assert!(s.push(n, &[n as u8; 32]));
+        }
+        s
+    }
+
+    /// The seed of message `n` on the chain `start` begins, derived step by step.
+    fn seed_at(start: &ChainKey, n: u32) -> [u8; 32] {
+        let mut ck = start.clone();
+        while ck.index() < n {
+            ck = ck.next().expect("in range");
+        }
+        *ck.message_seed().as_bytes()
+    }
+
+    #[test]
+    fn plan_counts_the_steps_and_bounds_the_jump_from_the_chain_index() {
+        let s = stored(3..5);
+        assert_eq!(SeedPlan::Stored.steps(), 0);
+        assert_eq!(SeedPlan::Walk { steps: 7 }.steps(), 7);
+        // The message's own step is counted.
+        assert_eq!(plan(10, 10, None, false), Ok(SeedPlan::Walk { steps: 1 }));
+        assert_eq!(plan(10, 12, None, false).map(SeedPlan::steps), Ok(3));
+        // Behind the chain: only a stored seed serves, and only the one asked for.
+        assert_eq!(plan(10, 4, Some(&s), false), Ok(SeedPlan::Stored));
+        assert_eq!(
+            plan(10, 5, Some(&s), false),
+            Err(ProtocolError::DuplicateMessage)
+        );
+        assert_eq!(
+            plan(10, 2, Some(&s), false),
+            Err(ProtocolError::DuplicateMessage)
+        );
+        assert_eq!(
+            plan(10, 4, None, false),
+            Err(ProtocolError::DuplicateMessage)
+        );
+        // The bound is on the jump from the chain's index, inclusive.
+        let at = 100 + MAX_FORWARD_JUMP;
+        assert_eq!(
+            plan(100, at, None, false),
+            Ok(SeedPlan::Walk {
+                steps: MAX_FORWARD_JUMP + 1
+            })
+        );
+        assert_eq!(
+            plan(100, at + 1, None, false),
+            Err(ProtocolError::TooFarInFuture)
+        );
+        assert_eq!(
+            plan(100, at + 1, None, true),
+            Ok(SeedPlan::Walk {
+                steps: MAX_FORWARD_JUMP + 2
+            })
+        );
+    }
+
+    #[test]
+    fn stage_consumes_a_stored_seed_without_moving_the_chain() {
+        let s = stored(3..6);
+        let mut ck = ChainKey::new([9; 32], 10);
+        let (seed, delta) = stage(&mut ck, 4, Some(&s)).expect("stored");
+        assert_eq!(seed.as_bytes(), &[4; 32]);
+        assert_eq!(delta.consumed, Some(4));
+        assert!(delta.added.is_empty());
+        assert_eq!(delta.drop_below, None);
+        assert_eq!(ck.index(), 10);
+        assert_eq!(ck.key(), &[9; 32]);
+        // Applied, the delta removes that seed, so the same counter is then a duplicate.
+        let mut after = stored(3..6);
+        delta.apply(&mut after);
+        assert!(!after.contains(4) && after.contains(3) && after.contains(5));
+        assert!(matches!(
+            stage(&mut ck, 4, Some(&after)),
+            Err(ProtocolError::DuplicateMessage)
+        ));
+        assert!(matches!(
+            stage(&mut ck, 2, Some(&s)),
+            Err(ProtocolError::DuplicateMessage)
+        ));
+        assert!(matches!(
+            stage(&mut ck, 4, None),
+            Err(ProtocolError::DuplicateMessage)
+        ));
+    }
+
+    #[test]
+    fn stage_walks_forward_storing_the_seeds_it_passes() {
+        let start = ChainKey::new([9; 32], 5);
+        let s = stored(0..3);
+        let mut ck = start.clone();
+        let (seed, delta) = stage(&mut ck, 8, Some(&s)).expect("walk");
+        assert_eq!(seed.as_bytes(), &seed_at(&start, 8));
+        assert_eq!(ck.index(), 9);
+        assert_eq!(
+            ck.key(),
+            start
+                .next()
+                .and_then(|c| c.next())
+                .and_then(|c| c.next())
+                .and_then(|c| c.next())
+                .expect("steps")
+                .key()
+        );
+        assert_eq!(delta.consumed, None);
+        let added: Vec<(u32, [u8; 32])> = crate::ratchet::skipped::entries(&delta.added);
+        let want: Vec<(u32, [u8; 32])> = (5..8).map(|n| (n, seed_at(&start, n))).collect();
+        assert_eq!(added, want);
+        // 3 stored + 3 added is far below the cap: nothing dropped.
+        assert_eq!(delta.drop_below, None);
+    }
+
+    /// Where the cap on stored seeds cuts: `old` seeds stored below the chain's index,
+    /// and a message that adds `added` more.
+    fn drop_below_after(old: u32, added: u32) -> (Option<u32>, SkippedKeys) {
+        let s = stored(0..old);
+        let mut ck = ChainKey::new([9; 32], old);
+        let (_, delta) = stage(&mut ck, old + added, Some(&s)).expect("walk");
+        assert_eq!(delta.added.len(), added as usize);
+        (delta.drop_below, delta.added)
+    }
+
+    #[test]
+    fn stage_keeps_the_newest_seeds_up_to_the_cap() {
+        let cap = MAX_SKIPPED_KEYS_PER_CHAIN as u32;
+        // Exactly at the cap: nothing dropped.
+        assert_eq!(drop_below_after(10, cap - 10).0, None);
+        // Five over: the five oldest stored seeds go (the cut is at stored seed 5).
+        assert_eq!(drop_below_after(10, cap - 5).0, Some(5));
+        // A full chain of new seeds: every stored seed goes, the added ones all stay.
+        let (cut, added) = drop_below_after(10, cap);
+        assert_eq!(cut, added.first());
+        assert_eq!(cut, Some(10));
+        // A jump past the cap derives only the seeds it keeps.
+        let start = ChainKey::new([9; 32], 0);
+        let mut ck = start.clone();
+        let (seed, delta) = stage(&mut ck, cap + 50, None).expect("walk");
+        assert_eq!(seed.as_bytes(), &seed_at(&start, cap + 50));
+        assert_eq!(delta.added.first(), Some(50));
+        assert_eq!(delta.added.len(), cap as usize);
+        assert_eq!(delta.drop_below, None);
+        assert_eq!(ck.index(), cap + 51);
+    }
+
     fn chain(n: u8) -> ReceiverChain {
         ReceiverChain::new(PublicKey::from_u_bytes([n; 32]), ChainKey::new([n; 32], 7))
     }
