@@ -385,6 +385,20 @@ mod tests {
     }
 
     #[test]
+    fn with_capacity_allocates_once_for_what_it_will_hold() {
+        // Staging a message sizes its block of new seeds exactly: no regrowth (and so no
+        // copy of the seeds) while it is filled, and no slack beyond it.
+        let mut s = SkippedKeys::with_capacity(2_000);
+        assert_eq!(s.buf.len(), 2_000);
+        for n in 0..2_000u32 {
+            assert!(s.push(n, &k(n as u8)));
+        }
+        assert_eq!(s.buf.len(), 2_000, "filled without growing");
+        assert_eq!(SkippedKeys::with_capacity(3).buf.len(), 3);
+        assert_eq!(SkippedKeys::with_capacity(0).buf.len(), 0);
+    }
+
+    #[test]
     fn vacated_slots_are_wiped() {
         let mut s = SkippedKeys::with_capacity(4);
         for n in 1..=4u32 {
