@@ -125,8 +125,8 @@ impl SkippedKeys {
             return false;
         };
         // Shift the later entries down by one, then wipe the slot that fell free.
-        for i in pos..self.len - 1 {
-            let (from, to) = (self.slot(i + 1), self.slot(i));
+        for i in pos + 1..self.len {
+            let (from, to) = (self.slot(i), self.slot(i - 1));
             if let Some(e) = self.buf.get(from).cloned()
                 && let Some(dst) = self.buf.get_mut(to)
             {
