@@ -233,12 +233,8 @@ impl Zeroize for SkippedKeys {
     }
 }
 
-impl Drop for SkippedKeys {
-    fn drop(&mut self) {
-        self.zeroize();
-    }
-}
-
+// No `Drop` of its own: every slot is an `Entry`, which wipes itself on drop
+// (`ZeroizeOnDrop`), so dropping the block wipes every key, live or not.
 impl ZeroizeOnDrop for SkippedKeys {}
 
 impl fmt::Debug for SkippedKeys {
@@ -328,6 +324,7 @@ pub(crate) fn entries(keys: &SkippedKeys) -> Vec<(u32, [u8; 32])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::format;
     use alloc::vec;
 
     fn k(b: u8) -> [u8; 32] {
@@ -396,6 +393,85 @@ mod tests {
         assert_eq!(s.buf.len(), 2_000, "filled without growing");
         assert_eq!(SkippedKeys::with_capacity(3).buf.len(), 3);
         assert_eq!(SkippedKeys::with_capacity(0).buf.len(), 0);
+    }
+
+    #[test]
+    fn zeroize_wipes_every_slot_and_empties() {
+        let mut s = SkippedKeys::with_capacity(6);
+        for n in 1..=4u32 {
+            s.push(n, &k(0xB0 + n as u8));
+        }
+        s.zeroize();
+        assert_eq!((s.len(), s.first()), (0, None));
+        assert!(s.buf.iter().all(|e| e.key == [0; 32] && e.n == 0));
+        // Still usable afterwards, from the front of the block.
+        assert!(s.push(9, &k(9)));
+        assert_eq!(entries(&s), vec![(9, k(9))]);
+        assert_eq!(s.head, 0);
+    }
+
+    #[test]
+    fn debug_shows_counts_only() {
+        let mut s = SkippedKeys::new();
+        s.push(5, &k(0xEE));
+        s.push(6, &k(0xEE));
+        assert_eq!(format!("{s:?}"), "SkippedKeys { len: 2, .. }");
+        let d = KeysDelta {
+            consumed: Some(5),
+            added: s,
+            drop_below: None,
+        };
+        assert_eq!(
+            format!("{d:?}"),
+            "KeysDelta { consumed: Some(5), added: 2, drop_below: None }"
+        );
+    }
+
+    #[test]
+    fn delta_is_empty_only_when_every_part_is() {
+        assert!(KeysDelta::default().is_empty());
+        let mut one = SkippedKeys::new();
+        one.push(1, &k(1));
+        for d in [
+            KeysDelta {
+                consumed: Some(0),
+                ..KeysDelta::default()
+            },
+            KeysDelta {
+                added: one,
+                ..KeysDelta::default()
+            },
+            KeysDelta {
+                drop_below: Some(0),
+                ..KeysDelta::default()
+            },
+        ] {
+            assert!(!d.is_empty(), "{d:?}");
+        }
+    }
+
+    #[test]
+    fn delta_fits_only_keys_above_the_stored_ones() {
+        let mut s = SkippedKeys::new();
+        for n in [2u32, 4] {
+            s.push(n, &k(n as u8));
+        }
+        let adding = |ns: &[u32]| {
+            let mut added = SkippedKeys::new();
+            for &n in ns {
+                added.push(n, &k(n as u8));
+            }
+            KeysDelta {
+                added,
+                ..KeysDelta::default()
+            }
+        };
+        assert!(adding(&[5, 6]).fits(&s));
+        assert!(!adding(&[4, 6]).fits(&s), "equal to the last stored");
+        assert!(!adding(&[3]).fits(&s), "below the last stored");
+        // Nothing stored, or nothing added: any order fits.
+        assert!(adding(&[0]).fits(&SkippedKeys::new()));
+        assert!(adding(&[]).fits(&s));
     }
 
     #[test]
