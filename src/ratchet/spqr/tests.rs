@@ -769,3 +769,32 @@ mod vectors {
         }
     }
 }
+
+#[test]
+fn stored_keys_fit_only_a_delta_that_applies() {
+    use crate::ratchet::skipped::{KeysDelta, SkippedKeys};
+    let mut keys = SpqrKeys::default();
+    assert!(keys.push(1, 3, &[3; 32]));
+    let delta = |epoch: u64, consumed: Option<u32>, added: &[u32]| {
+        let mut a = SkippedKeys::new();
+        for &n in added {
+            a.push(n, &[n as u8; 32]);
+        }
+        SpqrDelta {
+            epoch,
+            keys: KeysDelta {
+                consumed,
+                added: a,
+                drop_below: None,
+            },
+            evicted: None,
+        }
+    };
+    assert!(keys.fits(&delta(1, Some(3), &[])));
+    assert!(!keys.fits(&delta(1, Some(4), &[])), "no such key");
+    assert!(keys.fits(&delta(1, None, &[4, 5])));
+    assert!(!keys.fits(&delta(1, None, &[3])), "not above the stored");
+    // An epoch without stored keys: nothing to consume there, anything to add.
+    assert!(!keys.fits(&delta(2, Some(3), &[])));
+    assert!(keys.fits(&delta(2, None, &[1])));
+}
