@@ -636,3 +636,51 @@ mod transcript {
         }
     }
 }
+
+#[test]
+fn plans_count_steps_refuse_duplicates_and_flag_only_heavy_braid_work() {
+    let plan = |b: &SpqrState, s: &Sent| b.head.plan_recv(&s.field, &b.skipped, false);
+    let dup = Some(Error::Protocol(ProtocolError::DuplicateMessage));
+    let mut c = Conv::new(11);
+    let sent: Vec<Sent> = (0..4).map(|_| c.send(true)).collect();
+    // A walk costs one step per index from the newest; a stored key costs none.
+    assert_eq!(plan(&c.b, &sent[3]).unwrap().steps, 4);
+    c.recv(false, &sent[0].field).unwrap();
+    assert_eq!(plan(&c.b, &sent[3]).unwrap().steps, 3);
+    c.recv(false, &sent[2].field).unwrap();
+    assert_eq!(plan(&c.b, &sent[1]).unwrap().steps, 0);
+    assert_eq!(plan(&c.b, &sent[3]).unwrap().steps, 1);
+    // A duplicate is refused by the plan, before any work is budgeted for it.
+    assert_eq!(plan(&c.b, &sent[0]).err(), dup);
+    assert_eq!(plan(&c.b, &sent[2]).err(), dup);
+    for s in [&sent[1], &sent[3]] {
+        c.recv(false, &s.field).unwrap();
+    }
+    // Only the few messages whose chunk may complete a value are budgeted as heavy: the
+    // first is light, and to epoch 3 a handful are heavy.
+    let (mut heavy, mut total) = (0, 0);
+    let mut from_a = false;
+    while c.a.head.epoch() < 3 || c.b.head.epoch() < 3 {
+        let s = c.send(from_a);
+        let receiver = if from_a { &c.b } else { &c.a };
+        let p = plan(receiver, &s).unwrap();
+        assert!(total > 0 || !p.braid_heavy, "the first message is light");
+        heavy += usize::from(p.braid_heavy);
+        total += 1;
+        assert_eq!(c.recv(!from_a, &s.field).unwrap(), s.key);
+        from_a = !from_a;
+        assert!(total < 1_000, "epoch 3 not reached");
+    }
+    assert!(heavy > 0 && heavy * 10 < total, "{heavy} heavy of {total}");
+}
+
+#[test]
+fn a_head_without_braid_exists_only_in_epoch_1() {
+    let mut c = Conv::new(12);
+    let plain = c.a.head.without_braid().expect("epoch 1");
+    assert_eq!(plain.braid_state(), None);
+    assert_eq!(plain.epoch(), 1);
+    assert!(c.a.head.braid_state().is_some());
+    c.until(400, |c| c.a.head.epoch() == 2);
+    assert!(c.a.head.without_braid().is_none());
+}

@@ -798,3 +798,26 @@ fn stored_keys_fit_only_a_delta_that_applies() {
     assert!(!keys.fits(&delta(2, Some(3), &[])));
     assert!(keys.fits(&delta(2, None, &[1])));
 }
+
+#[test]
+fn an_in_order_message_changes_no_stored_key() {
+    // The next message in order, with the oldest stored key exactly at the window's
+    // edge: nothing to add and nothing to drop, so the store has nothing to write.
+    let d = MAX_SKIPPED_DISTANCE as usize;
+    let (mut a, mut b) = pair();
+    let sent = send_n(&mut a, d + 1);
+    b.recv(&sent[d - 1].0).unwrap();
+    assert_eq!(b.skipped.get(1).map(SkippedKeys::first), Some(Some(1)));
+    let plan = b.head.plan_recv(&sent[d].0, &b.skipped, false).unwrap();
+    let mut head = b.head.clone();
+    let (key, delta) = head.stage_recv(&plan, &b.skipped).unwrap();
+    assert_eq!(key.as_bytes(), &sent[d].1);
+    assert!(delta.keys.is_empty(), "{:?}", delta.keys);
+    // One further, the key at the edge falls out of the window.
+    b.recv(&sent[d].0).unwrap();
+    let mut next = send_n(&mut a, 1);
+    let (field, _) = next.pop().unwrap();
+    let plan = b.head.plan_recv(&field, &b.skipped, false).unwrap();
+    let (_, delta) = b.head.clone().stage_recv(&plan, &b.skipped).unwrap();
+    assert_eq!(delta.keys.drop_below, Some(2));
+}
