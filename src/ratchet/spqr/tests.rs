@@ -821,3 +821,20 @@ fn an_in_order_message_changes_no_stored_key() {
     let (_, delta) = b.head.clone().stage_recv(&plan, &b.skipped).unwrap();
     assert_eq!(delta.keys.drop_below, Some(2));
 }
+
+#[test]
+fn deserialize_refuses_epoch_0_and_the_last_epoch_first() {
+    // Checked before the braid is read: neither epoch can be reached (epochs start at 1,
+    // and the next epoch's number must exist).
+    let (_, b) = pair();
+    let good = bytes(&b);
+    for epoch in [0, u64::MAX] {
+        let mut v = good.clone();
+        v[66..74].copy_from_slice(&epoch.to_be_bytes());
+        assert_eq!(
+            SpqrState::deserialize(&v).err(),
+            Some(DecodeError::Malformed),
+            "epoch {epoch}"
+        );
+    }
+}
