@@ -62,6 +62,7 @@ use super::braid::machine::{Braid, RecvWork};
 use super::skipped::{KeysDelta, SkippedKeys};
 use crate::crypto::kdf::hkdf;
 use crate::error::{DecodeError, Error, ProtocolError};
+use crate::wire::proto::put_varint;
 
 /// The only field version libsignal-client 0.103 speaks. It rejects 0 ("minimum
 /// version"), and once it has seen the peer's version it rejects any other.
@@ -1047,14 +1048,6 @@ fn take<const N: usize>(it: &mut core::slice::Iter<'_, u8>) -> [u8; N] {
         *o = *b;
     }
     out
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8 & 0x7f) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
 }
 
 /// A borrowing reader that errors instead of panicking.

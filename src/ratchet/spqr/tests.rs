@@ -838,3 +838,15 @@ fn deserialize_refuses_epoch_0_and_the_last_epoch_first() {
         );
     }
 }
+
+#[test]
+fn reader_takes_up_to_exactly_what_is_left() {
+    let bytes = [1u8, 2, 3];
+    let mut r = Reader { rest: &bytes };
+    assert_eq!(r.take(0), Ok(&[][..]));
+    assert_eq!(r.take(2), Ok(&[1u8, 2][..]));
+    assert_eq!(r.take(2), Err(DecodeError::Truncated));
+    assert_eq!(r.take(1), Ok(&[3u8][..]));
+    assert_eq!(r.take(1), Err(DecodeError::Truncated));
+    assert_eq!(r.take(0), Ok(&[][..]));
+}
