@@ -39,6 +39,9 @@ type Row = [u8; CHUNK_LEN];
 
 /// Symbols per chunk.
 const SYMBOLS: usize = CHUNK_LEN / 2;
+// Exactly: `combine` zips its accumulators with the chunk's symbols, so a larger array
+// would go unnoticed (only wasted), and a smaller one would drop symbols.
+const _: () = assert!(SYMBOLS * 2 == CHUNK_LEN);
 
 /// Carry-less product of two field elements (degree < 31), bit by bit: for constants.
 const fn clmul_slow(a: u16, b: u16) -> u32 {
