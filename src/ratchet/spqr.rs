@@ -776,9 +776,14 @@ impl SpqrHead {
         Ok(evicted)
     }
 
-    /// An upper bound on [`SpqrHead::serialize`]'s output with `stored` keys.
+    /// The largest [`SpqrHead::serialize`] output with `stored` keys, exactly (callers
+    /// size zeroizing buffers with it, which must never regrow): format, role, auth key,
+    /// next root and epoch (74), the largest braid, three chains (send, receive, the
+    /// previous epoch's receive: 36 each), two key counts (2 each) and the keys (36
+    /// each). The next epoch's two chains (64) are held only in braid states 8–11, whose
+    /// braid part is over 1,200 bytes shorter than the largest.
     pub(crate) fn serialized_len(stored: usize) -> usize {
-        84 + Braid::MAX_SERIALIZED_LEN + 3 * 36 + 2 * 32 + 4 + 36 * stored
+        74 + Braid::MAX_SERIALIZED_LEN + 3 * 36 + 2 * 2 + 36 * stored
     }
 
     /// Appends the versioned encoding (docs/PROTOCOL.md §8.7):

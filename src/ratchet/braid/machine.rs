@@ -573,9 +573,12 @@ impl Braid {
 
     // ---- serialization (docs/PROTOCOL.md §8.7) ----
 
-    /// An upper bound on [`Braid::serialize`]'s output.
+    /// The largest [`Braid::serialize`] output, exactly: state 5 (`Ct2Receiving`), with
+    /// the decapsulation key, c1 and a ct2 decoder one chunk short of complete (a decoder
+    /// holds fewer than its K chunks). Every other state is smaller; the state-size test
+    /// reaches this one.
     pub(crate) const MAX_SERIALIZED_LEN: usize =
-        2 * 32 + 1 + kem::DK_LEN + CT1_LEN + 1 + CT2_K * (2 + CHUNK_LEN);
+        2 * 32 + 1 + kem::DK_LEN + CT1_LEN + 1 + (CT2_K - 1) * (2 + CHUNK_LEN);
 
     /// Appends `authenticator (64) ‖ state u8 ‖ the state's data`.
     pub(crate) fn serialize(&self, out: &mut alloc::vec::Vec<u8>) {
