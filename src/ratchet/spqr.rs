@@ -779,11 +779,11 @@ impl SpqrHead {
     /// The largest [`SpqrHead::serialize`] output with `stored` keys, exactly (callers
     /// size zeroizing buffers with it, which must never regrow): format, role, auth key,
     /// next root and epoch (74), the largest braid, three chains (send, receive, the
-    /// previous epoch's receive: 36 each), two key counts (2 each) and the keys (36
+    /// previous epoch's receive: 36 each), two key counts (2 each: 4) and the keys (36
     /// each). The next epoch's two chains (64) are held only in braid states 8–11, whose
     /// braid part is over 1,200 bytes shorter than the largest.
     pub(crate) fn serialized_len(stored: usize) -> usize {
-        74 + Braid::MAX_SERIALIZED_LEN + 3 * 36 + 2 * 2 + 36 * stored
+        74 + Braid::MAX_SERIALIZED_LEN + 3 * 36 + 4 + 36 * stored
     }
 
     /// Appends the versioned encoding (docs/PROTOCOL.md §8.7):
