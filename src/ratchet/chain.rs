@@ -206,28 +206,26 @@ pub(crate) fn stage(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ratchet::skipped::{entries, keys_at};
     use alloc::vec::Vec;
 
-    fn stored(ns: core::ops::Range<u32>) -> SkippedKeys {
-        let mut s = SkippedKeys::new();
-        for n in ns {
-            assert!(s.push(n, &[n as u8; 32]));
-        }
-        s
-    }
-
-    /// The seed of message `n` on the chain `start` begins, derived step by step.
-    fn seed_at(start: &ChainKey, n: u32) -> [u8; 32] {
+    /// The chain key at index `n` of the chain `start` begins, stepped one at a time.
+    fn chain_at(start: &ChainKey, n: u32) -> ChainKey {
         let mut ck = start.clone();
         while ck.index() < n {
             ck = ck.next().expect("in range");
         }
-        *ck.message_seed().as_bytes()
+        ck
+    }
+
+    /// The seed of message `n` on the chain `start` begins, derived step by step.
+    fn seed_at(start: &ChainKey, n: u32) -> [u8; 32] {
+        *chain_at(start, n).message_seed().as_bytes()
     }
 
     #[test]
     fn plan_counts_the_steps_and_bounds_the_jump_from_the_chain_index() {
-        let s = stored(3..5);
+        let s = keys_at(3..5);
         assert_eq!(SeedPlan::Stored.steps(), 0);
         assert_eq!(SeedPlan::Walk { steps: 7 }.steps(), 7);
         // The message's own step is counted.
@@ -269,7 +267,7 @@ mod tests {
 
     #[test]
     fn stage_consumes_a_stored_seed_without_moving_the_chain() {
-        let s = stored(3..6);
+        let s = keys_at(3..6);
         let mut ck = ChainKey::new([9; 32], 10);
         let (seed, delta) = stage(&mut ck, 4, Some(&s)).expect("stored");
         assert_eq!(seed.as_bytes(), &[4; 32]);
@@ -279,7 +277,7 @@ mod tests {
         assert_eq!(ck.index(), 10);
         assert_eq!(ck.key(), &[9; 32]);
         // Applied, the delta removes that seed, so the same counter is then a duplicate.
-        let mut after = stored(3..6);
+        let mut after = keys_at(3..6);
         delta.apply(&mut after);
         assert!(!after.contains(4) && after.contains(3) && after.contains(5));
         assert!(matches!(
@@ -299,23 +297,14 @@ mod tests {
     #[test]
     fn stage_walks_forward_storing_the_seeds_it_passes() {
         let start = ChainKey::new([9; 32], 5);
-        let s = stored(0..3);
+        let s = keys_at(0..3);
         let mut ck = start.clone();
         let (seed, delta) = stage(&mut ck, 8, Some(&s)).expect("walk");
         assert_eq!(seed.as_bytes(), &seed_at(&start, 8));
         assert_eq!(ck.index(), 9);
-        assert_eq!(
-            ck.key(),
-            start
-                .next()
-                .and_then(|c| c.next())
-                .and_then(|c| c.next())
-                .and_then(|c| c.next())
-                .expect("steps")
-                .key()
-        );
+        assert_eq!(ck.key(), chain_at(&start, 9).key());
         assert_eq!(delta.consumed, None);
-        let added: Vec<(u32, [u8; 32])> = crate::ratchet::skipped::entries(&delta.added);
+        let added: Vec<(u32, [u8; 32])> = entries(&delta.added);
         let want: Vec<(u32, [u8; 32])> = (5..8).map(|n| (n, seed_at(&start, n))).collect();
         assert_eq!(added, want);
         // 3 stored + 3 added is far below the cap: nothing dropped.
@@ -325,7 +314,7 @@ mod tests {
     /// Where the cap on stored seeds cuts: `old` seeds stored below the chain's index,
     /// and a message that adds `added` more.
     fn drop_below_after(old: u32, added: u32) -> (Option<u32>, SkippedKeys) {
-        let s = stored(0..old);
+        let s = keys_at(0..old);
         let mut ck = ChainKey::new([9; 32], old);
         let (_, delta) = stage(&mut ck, old + added, Some(&s)).expect("walk");
         assert_eq!(delta.added.len(), added as usize);

@@ -321,6 +321,16 @@ pub(crate) fn entries(keys: &SkippedKeys) -> Vec<(u32, [u8; 32])> {
     keys.iter().map(|e| (e.n, e.key)).collect()
 }
 
+/// Keys stored for the ascending indices `ns`, each index's key `[n as u8; 32]` (tests).
+#[cfg(test)]
+pub(crate) fn keys_at(ns: impl IntoIterator<Item = u32>) -> SkippedKeys {
+    let mut s = SkippedKeys::new();
+    for n in ns {
+        assert!(s.push(n, &[n as u8; 32]), "indices must ascend");
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -452,19 +462,10 @@ mod tests {
 
     #[test]
     fn delta_fits_only_keys_above_the_stored_ones() {
-        let mut s = SkippedKeys::new();
-        for n in [2u32, 4] {
-            s.push(n, &k(n as u8));
-        }
-        let adding = |ns: &[u32]| {
-            let mut added = SkippedKeys::new();
-            for &n in ns {
-                added.push(n, &k(n as u8));
-            }
-            KeysDelta {
-                added,
-                ..KeysDelta::default()
-            }
+        let s = keys_at([2, 4]);
+        let adding = |ns: &[u32]| KeysDelta {
+            added: keys_at(ns.iter().copied()),
+            ..KeysDelta::default()
         };
         assert!(adding(&[5, 6]).fits(&s));
         assert!(!adding(&[4, 6]).fits(&s), "equal to the last stored");

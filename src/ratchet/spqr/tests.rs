@@ -772,23 +772,17 @@ mod vectors {
 
 #[test]
 fn stored_keys_fit_only_a_delta_that_applies() {
-    use crate::ratchet::skipped::{KeysDelta, SkippedKeys};
+    use crate::ratchet::skipped::{KeysDelta, keys_at};
     let mut keys = SpqrKeys::default();
     assert!(keys.push(1, 3, &[3; 32]));
-    let delta = |epoch: u64, consumed: Option<u32>, added: &[u32]| {
-        let mut a = SkippedKeys::new();
-        for &n in added {
-            a.push(n, &[n as u8; 32]);
-        }
-        SpqrDelta {
-            epoch,
-            keys: KeysDelta {
-                consumed,
-                added: a,
-                drop_below: None,
-            },
-            evicted: None,
-        }
+    let delta = |epoch: u64, consumed: Option<u32>, added: &[u32]| SpqrDelta {
+        epoch,
+        keys: KeysDelta {
+            consumed,
+            added: keys_at(added.iter().copied()),
+            drop_below: None,
+        },
+        evicted: None,
     };
     assert!(keys.fits(&delta(1, Some(3), &[])));
     assert!(!keys.fits(&delta(1, Some(4), &[])), "no such key");
@@ -815,8 +809,7 @@ fn an_in_order_message_changes_no_stored_key() {
     assert!(delta.keys.is_empty(), "{:?}", delta.keys);
     // One further, the key at the edge falls out of the window.
     b.recv(&sent[d].0).unwrap();
-    let mut next = send_n(&mut a, 1);
-    let (field, _) = next.pop().unwrap();
+    let (field, _) = send1(&mut a);
     let plan = b.head.plan_recv(&field, &b.skipped, false).unwrap();
     let (_, delta) = b.head.clone().stage_recv(&plan, &b.skipped).unwrap();
     assert_eq!(delta.keys.drop_below, Some(2));
