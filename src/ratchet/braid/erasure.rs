@@ -211,6 +211,20 @@ const WEIGHTS_5: [u16; 5] = systematic_weights::<5>();
 const WEIGHTS_30: [u16; 30] = systematic_weights::<30>();
 const WEIGHTS_36: [u16; 36] = systematic_weights::<36>();
 
+/// The compile-time weights of the points 0 … k−1 for the value sizes the braid sends
+/// (header, ciphertext 2, ciphertext 1, encapsulation key), else `None`: other sizes
+/// (only tests and the fuzz target use them) compute theirs with [`weights_of`], which
+/// gives the same values more slowly.
+fn systematic(k: usize) -> Option<&'static [u16]> {
+    match k {
+        3 => Some(&WEIGHTS_3),
+        5 => Some(&WEIGHTS_5),
+        30 => Some(&WEIGHTS_30),
+        36 => Some(&WEIGHTS_36),
+        _ => None,
+    }
+}
+
 /// Barycentric weights of arbitrary distinct points.
 fn weights_of(xs: &[u16], out: &mut [u16; MAX_CHUNKS]) {
     for (i, (w, &xi)) in out.iter_mut().zip(xs).enumerate() {
@@ -295,12 +309,9 @@ pub(crate) fn chunk(value: &[u8], index: u16) -> Option<Chunk> {
     }
     let xs = xs.get(..k)?;
     let mut computed = [0u16; MAX_CHUNKS];
-    let c: &[u16] = match k {
-        3 => &WEIGHTS_3,
-        5 => &WEIGHTS_5,
-        30 => &WEIGHTS_30,
-        36 => &WEIGHTS_36,
-        _ => {
+    let c: &[u16] = match systematic(k) {
+        Some(c) => c,
+        None => {
             weights_of(xs, &mut computed);
             computed.get(..k)?
         }

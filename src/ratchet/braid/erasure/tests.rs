@@ -94,6 +94,20 @@ fn systematic_and_any_k_chunks_decode() {
 }
 
 #[test]
+fn braid_sizes_use_compile_time_weights_equal_to_computed_ones() {
+    for len in [HDR_LEN, CT2_LEN, CT1_LEN, EK_LEN] {
+        let k = len / CHUNK_LEN;
+        let xs: Vec<u16> = (0..k as u16).collect();
+        let mut computed = [0u16; MAX_CHUNKS];
+        weights_of(&xs, &mut computed);
+        assert_eq!(systematic(k), Some(&computed[..k]), "{k} chunks");
+    }
+    for k in [1, 2, 4, 6, 29, 31, 35] {
+        assert_eq!(systematic(k), None, "{k} chunks");
+    }
+}
+
+#[test]
 fn chunk_refuses_unsupported_lengths() {
     for bad in [0, 31, 33, 64 + 1, CHUNK_LEN * (MAX_CHUNKS + 1)] {
         assert!(chunk(&alloc::vec![0; bad], 0).is_none(), "{bad}");
