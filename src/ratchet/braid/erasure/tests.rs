@@ -272,3 +272,13 @@ proptest! {
         prop_assert_eq!(decode(len, &chunks).unwrap(), v);
     }
 }
+
+#[test]
+fn decoder_debug_names_indices_not_data() {
+    let v = value(HDR_LEN, 9);
+    let mut d = Decoder::<3>::new();
+    assert_eq!(d.add(&ch(&v, 7)), Added::Stored);
+    assert_eq!(d.add(&ch(&v, 40_000)), Added::Stored);
+    let shown = alloc::format!("{d:?}");
+    assert_eq!(shown, "Decoder { k: 3, indices: [7, 40000], .. }");
+}
