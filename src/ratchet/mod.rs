@@ -1,10 +1,9 @@
 //! The Double Ratchet (signal.org/docs/specifications/doubleratchet): root, chain and
 //! message keys, receiving chains with their skipped keys; and the SPQR chain.
 
+/// The ML-KEM braid: SPQR's post-quantum key exchange, run inside the SPQR field.
+pub(crate) mod braid;
 pub(crate) mod chain;
 pub(crate) mod keys;
 pub(crate) mod skipped;
 pub(crate) mod spqr;
-// The ML-KEM braid (issue 11): building blocks only, not wired into the session yet.
-#[allow(dead_code)]
-pub(crate) mod braid;

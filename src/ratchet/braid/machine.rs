@@ -251,11 +251,6 @@ impl Braid {
         self.phase = Phase::HeaderSent { dk, next: 0 };
     }
 
-    /// The epoch the exchange runs in (the party's sending epoch).
-    pub(crate) fn epoch(&self) -> u64 {
-        self.epoch
-    }
-
     /// The phase.
     pub(crate) fn phase(&self) -> &Phase {
         &self.phase
