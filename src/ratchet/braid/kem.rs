@@ -157,6 +157,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn decaps_key_debug_shows_no_key_material() {
+        let dk = DecapsKey::generate(&Zeroizing::new([7u8; 64]));
+        assert_eq!(alloc::format!("{dk:?}"), "DecapsKey(..)");
+    }
+
+    #[test]
     fn halves_make_a_standard_ml_kem_768_exchange() {
         let dk = DecapsKey::generate(&Zeroizing::new([7u8; 64]));
         assert!(validate(dk.header(), dk.ek_vector()));
