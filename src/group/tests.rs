@@ -375,3 +375,58 @@ fn verifying_key_is_rebuilt_once_and_kept() {
         Some(ProtocolError::BadSignature.into())
     );
 }
+
+/// `decrypt` uses a verdict given for the chain's own key as it is, and checks the
+/// signature itself when the verdict is for another key; `batch_verdicts` gives each
+/// message its chain's key and verdict, and `None` where no chain is held.
+#[test]
+fn verdicts_are_used_only_for_the_chains_key() {
+    use crate::store::ProtocolStore;
+    use crate::store::memory::InMemSignalProtocolStore;
+    let mut rng = ChaCha20Rng::seed_from_u64(13);
+    let sender = ProtocolAddress::new("sender", 1);
+    let id = DistributionId::from_bytes([6; 16]);
+    let new_store = |rng: &mut ChaCha20Rng| {
+        InMemSignalProtocolStore::new(crate::IdentityKeyPair::generate(rng), 1)
+    };
+    let mut ours = new_store(&mut rng);
+    let (d, changes) = create_distribution(&ours, &sender, id, &mut rng).unwrap();
+    ours.commit(changes).unwrap();
+    let mut theirs = new_store(&mut rng);
+    theirs.commit(process_distribution(&sender, &d)).unwrap();
+    let (m, changes) = encrypt(&ours, &sender, id, b"hi", &mut rng).unwrap();
+    ours.commit(changes).unwrap();
+    let mut forged = m.serialized().to_vec();
+    *forged.last_mut().unwrap() ^= 1;
+    let forged = SenderKeyMessage::deserialize(&forged).unwrap();
+    let key = *d.signing_key();
+    let other = *crate::IdentityKeyPair::generate(&mut rng).public_key();
+    let bad = Some(ProtocolError::BadSignature.into());
+
+    // For the chain's key the verdict decides, whatever the signature.
+    assert_eq!(decrypt(&theirs, &sender, &m, Some((key, false))).err(), bad);
+    assert_eq!(
+        decrypt(&theirs, &sender, &forged, Some((key, true)))
+            .unwrap()
+            .0,
+        b"hi"
+    );
+    // For another key it is ignored: the signature is checked.
+    assert_eq!(
+        decrypt(&theirs, &sender, &forged, Some((other, true))).err(),
+        bad
+    );
+    assert_eq!(
+        decrypt(&theirs, &sender, &m, Some((other, false)))
+            .unwrap()
+            .0,
+        b"hi"
+    );
+
+    let stranger = ProtocolAddress::new("stranger", 1);
+    let verdicts = batch_verdicts(
+        &theirs,
+        &[(&sender, &m), (&sender, &forged), (&stranger, &m)],
+    );
+    assert_eq!(verdicts, [Some((key, true)), Some((key, false)), None]);
+}
