@@ -320,3 +320,55 @@ fn a_change_set_from_a_stale_record_is_refused() {
     );
     assert_eq!(alice.store().snapshot(), before);
 }
+
+/// A v4 prekey message without its Kyber fields is refused as `MissingKyberCiphertext`
+/// even when it reaches the session code already parsed (the parser refuses one from
+/// bytes first), and nothing is written; the same fields with the Kyber ones decrypt.
+#[test]
+fn a_v4_prekey_message_without_kyber_is_refused_after_parsing_too() {
+    use crate::wire::message::PreKeyParts;
+    let mut rng = ChaCha20Rng::seed_from_u64(21);
+    let mut alice = device("alice", 1, &mut rng);
+    let mut bob = device("bob", 2, &mut rng);
+    let b = bob
+        .store_mut()
+        .generate_bundle(&BundleSpec::new(1), 1, NOW, &mut rng);
+    alice
+        .process_prekey_bundle(bob.address(), &b, NOW, &mut rng)
+        .unwrap();
+    let CiphertextMessage::PreKey(m) = alice.encrypt(bob.address(), b"pq", NOW, &mut rng).unwrap()
+    else {
+        panic!("a prekey message");
+    };
+    assert_eq!(m.message_version(), 4);
+    let rebuilt = |kyber: Option<(u32, crate::crypto::kem::KemCiphertext)>| {
+        PreKeySignalMessage::new(PreKeyParts {
+            registration_id: m.registration_id(),
+            pre_key_id: m.pre_key_id(),
+            signed_pre_key_id: m.signed_pre_key_id(),
+            kyber,
+            base_key: *m.base_key(),
+            identity_key: *m.identity_key(),
+            message: m.message().clone(),
+        })
+    };
+    let without = rebuilt(None);
+    assert!(PreKeySignalMessage::deserialize(without.serialized()).is_err());
+    let store = bob.store().clone();
+    let a = alice.address().clone();
+    assert_eq!(
+        bob.decrypt_prekey_message(&a, &without, &mut rng)
+            .unwrap_err(),
+        Error::Protocol(ProtocolError::MissingKyberCiphertext)
+    );
+    assert!(bob.store().session_store.session(&a).is_none());
+    assert_eq!(
+        bob.store().identity_store.identity(&a),
+        store.identity_store.identity(&a)
+    );
+    let (id, ct) = m.kyber().unwrap();
+    let with = rebuilt(Some((id, ct.clone())));
+    assert_eq!(with.serialized(), m.serialized());
+    let got = bob.decrypt_prekey_message(&a, &with, &mut rng).unwrap();
+    assert_eq!(got.plaintext, b"pq");
+}
