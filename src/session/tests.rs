@@ -372,3 +372,35 @@ fn a_v4_prekey_message_without_kyber_is_refused_after_parsing_too() {
     let got = bob.decrypt_prekey_message(&a, &with, &mut rng).unwrap();
     assert_eq!(got.plaintext, b"pq");
 }
+
+/// A message delivered twice is refused as a duplicate from the current session's own
+/// receiving chain, with no trial decryption: no archived session can hold that chain,
+/// so none is tried; the record is unchanged.
+#[test]
+fn a_duplicate_on_the_current_chain_tries_no_session() {
+    let mut rng = ChaCha20Rng::seed_from_u64(22);
+    let (mut alice, mut bob) = lived(41, &mut rng);
+    let m = alice
+        .encrypt(bob.address(), b"once", NOW, &mut rng)
+        .unwrap();
+    let CiphertextMessage::Whisper(w) = &m else {
+        panic!("an ordinary message");
+    };
+    let a = alice.address().clone();
+    assert_eq!(
+        attempts(|| {
+            let got = bob.decrypt_signal_message(&a, w, &mut rng).unwrap();
+            assert_eq!(got.plaintext, b"once");
+        }),
+        1
+    );
+    let before = bob.store().snapshot();
+    let n = attempts(|| {
+        assert_eq!(
+            bob.decrypt_signal_message(&a, w, &mut rng).unwrap_err(),
+            ProtocolError::DuplicateMessage.into()
+        );
+    });
+    assert_eq!(n, 0, "no session tried");
+    assert_eq!(bob.store().snapshot(), before);
+}
