@@ -329,14 +329,8 @@ pub(crate) fn decrypt_signal_message<S: ProtocolStore + ?Sized, R: CryptoRng + ?
             candidates.push((Some(i), plan));
         }
     }
-    candidates.sort_by_key(|(slot, plan)| {
-        (
-            !plan.on_known_chain(),
-            slot.is_some(),
-            plan.cost(),
-            slot.map_or(0, |i| i + 1),
-        )
-    });
+    candidates
+        .sort_by_key(|(slot, plan)| (!plan.on_known_chain(), slot.is_some(), plan.cost(), *slot));
     for (slot, plan) in &candidates {
         let Some(s) = record.state(*slot) else {
             continue;
