@@ -430,3 +430,46 @@ fn verdicts_are_used_only_for_the_chains_key() {
     );
     assert_eq!(verdicts, [Some((key, true)), Some((key, false)), None]);
 }
+
+/// A random distribution id is a version-4 UUID (version nibble 4, variant bits 10) with
+/// the other 122 bits from the RNG, and reads back from its text form.
+#[test]
+fn random_distribution_ids_are_uuid_v4_and_round_trip_as_text() {
+    let mut rng = ChaCha20Rng::seed_from_u64(14);
+    let ids: Vec<DistributionId> = (0..64).map(|_| DistributionId::random(&mut rng)).collect();
+    for id in &ids {
+        let b = id.as_bytes();
+        assert_eq!(b[6] >> 4, 4, "{id}");
+        assert_eq!(b[8] >> 6, 0b10, "{id}");
+        let text = std::format!("{id}");
+        assert_eq!(text.len(), 36);
+        assert_eq!(text.as_bytes()[14], b'4');
+        assert_eq!(DistributionId::parse(&text), Some(*id));
+        assert_eq!(
+            DistributionId::parse(&text.to_uppercase()),
+            Some(*id),
+            "either case"
+        );
+        assert_eq!(
+            std::format!("{id:?}"),
+            std::format!("DistributionId({text})")
+        );
+    }
+    // The kept bits come from the RNG: each takes both values over 64 ids.
+    for (byte, mask) in [(6usize, 0x0fu8), (8, 0x3f)] {
+        for bit in 0..8 {
+            if mask & (1 << bit) == 0 {
+                continue;
+            }
+            let ones = ids
+                .iter()
+                .filter(|id| id.as_bytes()[byte] & (1 << bit) != 0)
+                .count();
+            assert!(
+                0 < ones && ones < ids.len(),
+                "byte {byte} bit {bit}: {ones}"
+            );
+        }
+    }
+    assert_eq!(DistributionId::parse("not a uuid"), None);
+}
