@@ -473,3 +473,56 @@ fn random_distribution_ids_are_uuid_v4_and_round_trip_as_text() {
     }
     assert_eq!(DistributionId::parse("not a uuid"), None);
 }
+
+/// The public parts apps see of group changes and messages: `is_advance` and the
+/// `Debug` form of each change kind, a message's own signature check, and distribution
+/// messages compared by their bytes.
+#[test]
+fn change_kinds_signatures_and_distribution_equality() {
+    use crate::store::ProtocolStore;
+    use crate::store::memory::InMemSignalProtocolStore;
+    let mut rng = ChaCha20Rng::seed_from_u64(15);
+    let sender = ProtocolAddress::new("sender", 1);
+    let id = DistributionId::from_bytes([7; 16]);
+    let mut ours = InMemSignalProtocolStore::new(crate::IdentityKeyPair::generate(&mut rng), 1);
+    let change = |c: ChangeSet| c.sender_key.expect("a sender-key change").2;
+
+    let (d, added) = create_distribution(&ours, &sender, id, &mut rng).unwrap();
+    let added = change(added);
+    assert!(!added.is_advance());
+    let shown = std::format!(
+        "SenderKeyChange {{ kind: \"add\", chain_id: {} }}",
+        d.chain_id()
+    );
+    assert_eq!(std::format!("{added:?}"), shown);
+    ours.commit(sender_key_changes(&sender, id, added)).unwrap();
+
+    let (m, advanced) = encrypt(&ours, &sender, id, b"hi", &mut rng).unwrap();
+    let advanced = change(advanced);
+    assert!(advanced.is_advance());
+    let shown = std::format!(
+        "SenderKeyChange {{ kind: \"advance\", chain_id: {} }}",
+        d.chain_id()
+    );
+    assert_eq!(std::format!("{advanced:?}"), shown);
+    assert!(m.verify_signature(d.signing_key()));
+    let mut forged = m.serialized().to_vec();
+    *forged.last_mut().unwrap() ^= 1;
+    let forged = SenderKeyMessage::deserialize(&forged).unwrap();
+    assert!(!forged.verify_signature(d.signing_key()));
+    let other = *crate::IdentityKeyPair::generate(&mut rng).public_key();
+    assert!(!m.verify_signature(&other));
+
+    let (r, replaced) = rotate(&ours, &sender, id, &mut rng).unwrap();
+    let replaced = change(replaced);
+    assert!(!replaced.is_advance());
+    let shown = std::format!(
+        "SenderKeyChange {{ kind: \"replace\", chain_id: {} }}",
+        r.chain_id()
+    );
+    assert_eq!(std::format!("{replaced:?}"), shown);
+
+    let again = SenderKeyDistributionMessage::deserialize(d.serialized()).unwrap();
+    assert!(again == d);
+    assert!(r != d);
+}
