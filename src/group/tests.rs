@@ -526,3 +526,75 @@ fn change_kinds_signatures_and_distribution_equality() {
     assert!(again == d);
     assert!(r != d);
 }
+
+/// A distribution message reads back field by field from the bytes it was written as;
+/// each of its five fields is required, and unknown fields are skipped.
+#[test]
+fn distribution_message_fields_each_required() {
+    use crate::wire::proto::{put_bytes, put_uint};
+    let mut rng = ChaCha20Rng::seed_from_u64(16);
+    let id = DistributionId::random(&mut rng);
+    let mut state = new_sending_state(&[], &mut rng).unwrap();
+    state.chain_key = SenderChainKey::new(41, [9u8; 32]);
+    let d =
+        SenderKeyDistributionMessage::new(id, state.chain_id, &state.chain_key, state.signing_key);
+    assert_eq!(
+        (
+            d.distribution_id(),
+            d.chain_id(),
+            d.iteration(),
+            d.chain_key(),
+            d.signing_key()
+        ),
+        (id, state.chain_id, 41, &[9u8; 32], &state.signing_key)
+    );
+    assert_eq!(
+        std::format!("{d:?}"),
+        std::format!(
+            "SenderKeyDistributionMessage {{ distribution_id: {id:?}, chain_id: {}, iteration: 41, signing_key: {:?}, .. }}",
+            state.chain_id,
+            state.signing_key
+        )
+    );
+    let field = |n: u32| -> Vec<u8> {
+        let mut out = Vec::new();
+        match n {
+            1 => put_bytes(&mut out, 1, id.as_bytes()),
+            2 => put_uint(&mut out, 2, u64::from(state.chain_id)),
+            3 => put_uint(&mut out, 3, 41),
+            4 => put_bytes(&mut out, 4, &[9u8; 32]),
+            5 => put_bytes(&mut out, 5, &state.signing_key.serialize()),
+            _ => put_uint(&mut out, n, 7),
+        }
+        out
+    };
+    let message = |fields: &[u32]| -> Vec<u8> {
+        let mut out = std::vec![d.serialized()[0]];
+        for &n in fields {
+            out.extend(field(n));
+        }
+        out
+    };
+    assert_eq!(message(&[1, 2, 3, 4, 5]), d.serialized());
+    let with_unknown = message(&[1, 9, 2, 3, 4, 5]);
+    let parsed = SenderKeyDistributionMessage::deserialize(&with_unknown).unwrap();
+    assert_eq!(
+        (
+            parsed.distribution_id(),
+            parsed.chain_id(),
+            parsed.iteration(),
+            parsed.chain_key()
+        ),
+        (id, state.chain_id, 41, &[9u8; 32])
+    );
+    assert_eq!(parsed.signing_key(), &state.signing_key);
+    assert_eq!(parsed.serialized(), &with_unknown[..]);
+    for missing in 1..=5u32 {
+        let fields: Vec<u32> = (1..=5).filter(|&n| n != missing).collect();
+        assert_eq!(
+            SenderKeyDistributionMessage::deserialize(&message(&fields)).err(),
+            Some(crate::DecodeError::MissingField),
+            "without field {missing}"
+        );
+    }
+}
