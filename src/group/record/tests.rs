@@ -303,3 +303,27 @@ fn strict_state_parsing() {
     );
     assert!(SenderKeyRecord::deserialize(&rebuild(0, Some((4, &[0u8; 33])))).is_err());
 }
+
+/// The largest record (five chains, each with 2,000 stored keys at five-byte
+/// iterations) is written into a buffer sized up front that never grows (the writer
+/// asserts it in test builds) and is not oversized: within 1/16 of the bytes written.
+#[test]
+fn the_serialization_buffer_is_sized_tightly() {
+    let mut r = SenderKeyRecord::new();
+    for i in 0..5u32 {
+        let start = u32::MAX - 5_000;
+        let mut s = receiving(100 + i, u64::from(i), start);
+        keys_for(&mut s, start + 2_000).unwrap();
+        assert_eq!(s.skipped.len(), 2_000);
+        r.add_state(Box::new(s));
+    }
+    assert_eq!(r.state_count(), 5);
+    let bytes = r.serialize();
+    assert!(bytes.len() > 400_000, "{}", bytes.len());
+    let slack = bytes.capacity() - bytes.len();
+    assert!(
+        slack <= bytes.len() / 16,
+        "{slack} spare bytes of {}",
+        bytes.len()
+    );
+}
