@@ -102,6 +102,17 @@ fn stored_keys_at_and_past_the_limit() {
     assert_eq!(kept.last(), Some(&3000));
     assert!(!kept.contains(&1500));
     assert_eq!(kept.len(), MAX_SENDER_MESSAGE_KEYS);
+    // A jump that alone adds MAX keys drops every key stored before it and none of its
+    // own.
+    for jump in [max, max + 1, max + 500] {
+        let mut s = state(0);
+        s.keys_for(3).unwrap();
+        assert_eq!(s.skipped.len(), 3);
+        s.keys_for(4 + jump).unwrap();
+        let kept: Vec<u32> = s.skipped.iter().map(|e| e.n).collect();
+        let first = 4 + jump - max;
+        assert_eq!(kept, (first..4 + jump).collect::<Vec<u32>>(), "jump {jump}");
+    }
 }
 
 #[test]
