@@ -404,3 +404,32 @@ fn a_duplicate_on_the_current_chain_tries_no_session() {
     assert_eq!(n, 0, "no session tried");
     assert_eq!(bob.store().snapshot(), before);
 }
+
+/// A session Bob has not yet acknowledged sends until it is 30 days old by the caller's
+/// clock, and not a millisecond longer.
+#[test]
+fn an_unacknowledged_session_expires_by_the_callers_clock() {
+    let mut rng = ChaCha20Rng::seed_from_u64(23);
+    let mut alice = device("alice", 1, &mut rng);
+    let mut bob = device("bob", 2, &mut rng);
+    let bundle = bob
+        .store_mut()
+        .generate_bundle(&BundleSpec::new(1), 1, NOW, &mut rng);
+    let b = bob.address().clone();
+    alice
+        .process_prekey_bundle(&b, &bundle, NOW, &mut rng)
+        .unwrap();
+    let at = Timestamp::from_millis(NOW.as_millis() + MAX_UNACKNOWLEDGED_SESSION_AGE_MS);
+    let past = Timestamp::from_millis(at.as_millis() + 1);
+    assert_eq!(
+        past.as_millis(),
+        1_750_000_000_000 + MAX_UNACKNOWLEDGED_SESSION_AGE_MS + 1
+    );
+    let before = alice.store().snapshot();
+    assert_eq!(
+        alice.encrypt(&b, b"late", past, &mut rng).unwrap_err(),
+        ProtocolError::SessionExpired.into()
+    );
+    assert_eq!(alice.store().snapshot(), before);
+    alice.encrypt(&b, b"in time", at, &mut rng).unwrap();
+}
