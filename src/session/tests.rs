@@ -371,6 +371,15 @@ fn a_v4_prekey_message_without_kyber_is_refused_after_parsing_too() {
     assert_eq!(with.serialized(), m.serialized());
     let got = bob.decrypt_prekey_message(&a, &with, &mut rng).unwrap();
     assert_eq!(got.plaintext, b"pq");
+    // Debug shows the plaintext's length, never the plaintext.
+    assert_eq!(
+        std::format!("{got:?}"),
+        std::format!(
+            "Decrypted {{ plaintext_len: 2, sender: {:?}, identity_change: {:?}, new_session: true }}",
+            got.sender,
+            got.identity_change
+        )
+    );
 }
 
 /// A message delivered twice is refused as a duplicate from the current session's own
