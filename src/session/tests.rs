@@ -442,3 +442,95 @@ fn an_unacknowledged_session_expires_by_the_callers_clock() {
     assert_eq!(alice.store().snapshot(), before);
     alice.encrypt(&b, b"in time", at, &mut rng).unwrap();
 }
+
+/// What a store reads from records and change sets: whether a change creates a session
+/// or rearranges the record, the stored-key rows an ordinary message changes (and their
+/// `Debug` forms, which name no key), and the record's current-session queries.
+#[test]
+fn change_kinds_and_record_queries() {
+    use super::record::{KeyChain, StoredKeyChange};
+    use crate::store::ProtocolStore;
+    let mut rng = ChaCha20Rng::seed_from_u64(24);
+    let mut alice = device("alice", 1, &mut rng);
+    let mut bob = device("bob", 2, &mut rng);
+    let (a, b) = (alice.address().clone(), bob.address().clone());
+    fn change(c: &ChangeSet) -> &super::record::SessionChange {
+        &c.session.as_ref().expect("a session change").1
+    }
+
+    assert!(alice.store().session_store.session(&b).is_none());
+    let empty = SessionRecord::new();
+    assert!(!empty.has_current_session() && !empty.has_usable_sender_chain(NOW));
+    assert_eq!(empty.session_version(), None);
+
+    let bundle = bob
+        .store_mut()
+        .generate_bundle(&BundleSpec::new(1), 1, NOW, &mut rng);
+    let (_, started) =
+        super::start_session(alice.store(), &b, &bundle, false, 40, NOW, &mut rng).unwrap();
+    let new = change(&started);
+    assert!(new.creates_session() && new.replaces_current());
+    assert!(new.stored_key_changes().is_empty());
+    assert_eq!(
+        std::format!("{new:?}"),
+        "SessionChange { kind: \"new session\", stored_key_changes: 0 }"
+    );
+    alice.store_mut().commit(started).unwrap();
+    let record = alice.store().session(&b).unwrap().unwrap();
+    assert!(record.has_current_session());
+    assert_eq!(record.session_version(), Some(4));
+    let expiry = Timestamp::from_millis(NOW.as_millis() + MAX_UNACKNOWLEDGED_SESSION_AGE_MS);
+    assert!(record.has_usable_sender_chain(expiry));
+    let past = Timestamp::from_millis(expiry.as_millis() + 1);
+    assert!(!record.has_usable_sender_chain(past));
+
+    // Bob gets the first message and replies; Alice's two next messages arrive in reverse.
+    deliver(&mut alice, &mut bob, b"one", &mut rng);
+    deliver(&mut bob, &mut alice, b"two", &mut rng);
+    let first = alice.encrypt(&b, b"three", NOW, &mut rng).unwrap();
+    let second = alice.encrypt(&b, b"four", NOW, &mut rng).unwrap();
+    let (CiphertextMessage::Whisper(first), CiphertextMessage::Whisper(second)) = (first, second)
+    else {
+        panic!("ordinary messages");
+    };
+    let (_, ahead) =
+        super::decrypt_signal_message(bob.store(), &b, &a, &second, 40, &mut rng).unwrap();
+    let ahead_change = change(&ahead);
+    assert!(!ahead_change.creates_session() && !ahead_change.replaces_current());
+    let rows = ahead_change.stored_key_changes();
+    let ratchet = KeyChain::Ratchet(*second.sender_ratchet_key());
+    assert!(
+        rows.iter()
+            .any(|r| matches!(r, StoredKeyChange::Insert { chain, n: 0, .. } if *chain == ratchet)),
+        "{rows:?}"
+    );
+    let shown = std::format!("{rows:?}");
+    assert!(
+        shown.contains(&std::format!("Insert {{ chain: {ratchet:?}, n: 0, .. }}")),
+        "{shown}"
+    );
+    assert_eq!(
+        std::format!("{ahead_change:?}"),
+        std::format!(
+            "SessionChange {{ kind: \"advance current\", stored_key_changes: {} }}",
+            rows.len()
+        )
+    );
+    bob.store_mut().commit(ahead).unwrap();
+    let (_, late) =
+        super::decrypt_signal_message(bob.store(), &b, &a, &first, 40, &mut rng).unwrap();
+    let rows = change(&late).stored_key_changes();
+    assert!(
+        rows.iter()
+            .any(|r| matches!(r, StoredKeyChange::Remove { chain, n: 0 } if *chain == ratchet)),
+        "{rows:?}"
+    );
+    assert!(
+        std::format!("{rows:?}").contains(&std::format!("Remove {{ chain: {ratchet:?}, n: 0 }}"))
+    );
+
+    let archive = super::archive(&b, 40);
+    let archived = change(&archive);
+    assert!(archived.replaces_current() && !archived.creates_session());
+    assert!(archived.stored_key_changes().is_empty());
+}
