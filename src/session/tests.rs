@@ -479,6 +479,24 @@ fn change_kinds_and_record_queries() {
     let record = alice.store().session(&b).unwrap().unwrap();
     assert!(record.has_current_session());
     assert_eq!(record.session_version(), Some(4));
+    assert_eq!(
+        (
+            record.local_registration_id(),
+            record.remote_registration_id()
+        ),
+        (Some(1), Some(2))
+    );
+    let bob_identity = *bob.store().identity_key_pair().unwrap().identity_key();
+    assert_eq!(record.remote_identity(), Some(&bob_identity));
+    assert_eq!((record.archived_count(), record.stored_key_count()), (0, 0));
+    assert_eq!(
+        (
+            empty.local_registration_id(),
+            empty.remote_registration_id()
+        ),
+        (None, None)
+    );
+    assert_eq!(empty.remote_identity(), None);
     let expiry = Timestamp::from_millis(NOW.as_millis() + MAX_UNACKNOWLEDGED_SESSION_AGE_MS);
     assert!(record.has_usable_sender_chain(expiry));
     let past = Timestamp::from_millis(expiry.as_millis() + 1);
@@ -516,7 +534,14 @@ fn change_kinds_and_record_queries() {
             rows.len()
         )
     );
+    let inserted = rows
+        .iter()
+        .filter(|r| matches!(r, StoredKeyChange::Insert { .. }))
+        .count();
+    assert!(inserted >= 1);
     bob.store_mut().commit(ahead).unwrap();
+    let stored = bob.store().session(&a).unwrap().unwrap();
+    assert_eq!(stored.stored_key_count(), inserted);
     let (_, late) =
         super::decrypt_signal_message(bob.store(), &b, &a, &first, 40, &mut rng).unwrap();
     let rows = change(&late).stored_key_changes();
@@ -529,6 +554,13 @@ fn change_kinds_and_record_queries() {
         std::format!("{rows:?}").contains(&std::format!("Remove {{ chain: {ratchet:?}, n: 0 }}"))
     );
 
+    bob.store_mut().commit(late).unwrap();
+    let stored = bob.store().session(&a).unwrap().unwrap();
+    assert_eq!(
+        stored.stored_key_count(),
+        0,
+        "the late message used its keys"
+    );
     let archive = super::archive(&b, 40);
     let archived = change(&archive);
     assert!(archived.replaces_current() && !archived.creates_session());
