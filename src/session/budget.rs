@@ -94,3 +94,41 @@ impl Budget {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The figures `docs/PROTOCOL.md` §4 gives: the worst honest message on one session
+    /// (a DH step, 25,001 Double Ratchet steps, 25,000 SPQR steps and a braid step) costs
+    /// 152,306 units, and a message's budget is 1.25 times that, 190,382.
+    #[test]
+    fn the_documented_costs() {
+        let worst = Cost::new(1, MAX_FORWARD_JUMP + 1, SPQR_MAX_FORWARD_JUMP).plus_braid(true);
+        assert_eq!(worst, Cost(152_306));
+        assert_eq!(MAX_SESSION_COST, 152_306);
+        assert_eq!(MESSAGE_WORK_BUDGET, 190_382);
+        assert_eq!(
+            Cost::new(2, 3, 5).plus_braid(false),
+            Cost(2 * 256 + 3 * 2 + 5 * 4)
+        );
+    }
+
+    /// A budget pays for attempts until what is left is spent exactly, refuses one unit
+    /// more, and pays nothing for a refused attempt.
+    #[test]
+    fn a_budget_pays_to_the_last_unit() {
+        let mut b = Budget::per_message();
+        b.charge(Cost(MAX_SESSION_COST)).unwrap();
+        assert_eq!(b.remaining, MAX_SESSION_COST / 4);
+        assert_eq!(
+            b.charge(Cost(b.remaining + 1)),
+            Err(ProtocolError::DecryptionFailed)
+        );
+        assert_eq!(b.remaining, MAX_SESSION_COST / 4, "a refusal pays nothing");
+        b.charge(Cost(b.remaining)).unwrap();
+        assert_eq!(b.remaining, 0);
+        b.charge(Cost(0)).unwrap();
+        assert_eq!(b.charge(Cost(1)), Err(ProtocolError::DecryptionFailed));
+    }
+}
