@@ -566,3 +566,65 @@ fn change_kinds_and_record_queries() {
     assert!(archived.replaces_current() && !archived.creates_session());
     assert!(archived.stored_key_changes().is_empty());
 }
+
+/// v4 needs a Kyber prekey in the bundle and v3 must have none: a v4 start from a
+/// bundle stripped of its Kyber prekey is a refused downgrade, and a legacy start from a
+/// v4 bundle is a misuse; neither writes anything. A last-resort Kyber prekey refuses a
+/// second prekey message with the same base key; a one-time one is not checked that way.
+#[test]
+fn bundle_kinds_and_last_resort_reuse() {
+    let mut rng = ChaCha20Rng::seed_from_u64(25);
+    let mut alice = device("alice", 1, &mut rng);
+    let mut bob = device("bob", 2, &mut rng);
+    let b = bob.address().clone();
+    let v3 = bob.store_mut().generate_bundle(
+        &BundleSpec::new(1).without_kyber_pre_key(),
+        1,
+        NOW,
+        &mut rng,
+    );
+    let v4 = bob
+        .store_mut()
+        .generate_bundle(&BundleSpec::new(2), 1, NOW, &mut rng);
+    let before = alice.store().snapshot();
+    assert_eq!(
+        alice.process_prekey_bundle(&b, &v3, NOW, &mut rng),
+        Err(ProtocolError::LegacyRefused.into())
+    );
+    assert_eq!(
+        alice.process_legacy_prekey_bundle(&b, &v4, NOW, &mut rng),
+        Err(MisuseError::InvalidArgument.into())
+    );
+    assert_eq!(alice.store().snapshot(), before);
+
+    // The same prekey message twice: a one-time Kyber prekey is gone after the first
+    // (unknown), a last-resort one remembers the base key (reused).
+    for (spec, second) in [
+        (BundleSpec::new(3), ProtocolError::UnknownKyberPreKey),
+        (
+            BundleSpec::new(4).with_last_resort_kyber_pre_key(),
+            ProtocolError::KyberPreKeyReused,
+        ),
+    ] {
+        let bundle = bob.store_mut().generate_bundle(&spec, 1, NOW, &mut rng);
+        let mut alice = device("alice", 1, &mut rng);
+        let a = alice.address().clone();
+        alice
+            .process_prekey_bundle(&b, &bundle, NOW, &mut rng)
+            .unwrap();
+        let CiphertextMessage::PreKey(m) = alice.encrypt(&b, b"hi", NOW, &mut rng).unwrap() else {
+            panic!("a prekey message");
+        };
+        assert_eq!(
+            bob.decrypt_prekey_message(&a, &m, &mut rng)
+                .unwrap()
+                .plaintext,
+            b"hi"
+        );
+        bob.store_mut().session_store.remove_session(&a);
+        assert_eq!(
+            bob.decrypt_prekey_message(&a, &m, &mut rng).unwrap_err(),
+            second.into()
+        );
+    }
+}
