@@ -628,3 +628,66 @@ fn bundle_kinds_and_last_resort_reuse() {
         );
     }
 }
+
+/// Which error a message no session decrypts gets: `DecryptionFailed` when an archived
+/// session it may belong to was tried, `NoSession` when no session may hold it (none
+/// left, or none with the identity stored for the sender). And a late message on an
+/// archived session's own chain is tried there first: one attempt, however the current
+/// session would plan it.
+#[test]
+fn error_kinds_and_known_chains_first() {
+    let mut rng = ChaCha20Rng::seed_from_u64(26);
+    let (mut alice, mut bob) = lived(1, &mut rng);
+    let (a, b) = (alice.address().clone(), bob.address().clone());
+    // Bob learns Alice's new chain from one message; the next on it is kept back.
+    deliver(&mut alice, &mut bob, b"on the chain", &mut rng);
+    let late = alice.encrypt(&b, b"late", NOW, &mut rng).unwrap();
+    let CiphertextMessage::Whisper(late) = late else {
+        panic!("an ordinary message");
+    };
+    // A second session: Bob's first one is archived, and its chain for `late` known.
+    let bundle = bob
+        .store_mut()
+        .generate_bundle(&BundleSpec::new(2), 1, NOW, &mut rng);
+    alice
+        .process_prekey_bundle(&b, &bundle, NOW, &mut rng)
+        .unwrap();
+    deliver(&mut alice, &mut bob, b"second", &mut rng);
+    deliver(&mut bob, &mut alice, b"ack", &mut rng);
+    let record = bob.store().session_store.session(&a).unwrap();
+    assert_eq!(record.archived_count(), 1);
+    assert!(record.has_current_session());
+    let mut copy = bob.store().clone();
+    let n = attempts(|| {
+        let got = bob.decrypt_signal_message(&a, &late, &mut rng).unwrap();
+        assert_eq!(got.plaintext, b"late");
+    });
+    assert_eq!(n, 1, "the archived session that knows the chain, first");
+    core::mem::swap(bob.store_mut(), &mut copy);
+
+    // Only archived sessions left: a forgery is tried on them and fails as such.
+    bob.archive_session(&a).unwrap();
+    let record = bob.store().session_store.session(&a).unwrap();
+    assert!(!record.has_current_session());
+    let forgery = forged(3, 3, &mut rng);
+    let before = record.serialize();
+    assert_eq!(
+        bob.decrypt_signal_message(&a, &forgery, &mut rng)
+            .unwrap_err(),
+        ProtocolError::DecryptionFailed.into()
+    );
+    // With another identity stored for Alice, no session may hold her messages.
+    let other = *IdentityKeyPair::generate(&mut rng).identity_key();
+    bob.store_mut().identity_store.save_identity(&a, &other);
+    assert_eq!(
+        bob.decrypt_signal_message(&a, &forgery, &mut rng)
+            .unwrap_err(),
+        ProtocolError::NoSession.into()
+    );
+    assert_eq!(
+        bob.decrypt_signal_message(&a, &late, &mut rng).unwrap_err(),
+        ProtocolError::NoSession.into()
+    );
+    let after = bob.store().session_store.session(&a).unwrap().serialize();
+    assert_eq!(after, before, "the record is unchanged");
+}
