@@ -428,6 +428,7 @@ fn an_unacknowledged_session_expires_by_the_callers_clock() {
     alice
         .process_prekey_bundle(&b, &bundle, NOW, &mut rng)
         .unwrap();
+    assert_eq!(MAX_UNACKNOWLEDGED_SESSION_AGE_MS, 2_592_000_000, "30 days");
     let at = Timestamp::from_millis(NOW.as_millis() + MAX_UNACKNOWLEDGED_SESSION_AGE_MS);
     let past = Timestamp::from_millis(at.as_millis() + 1);
     assert_eq!(
