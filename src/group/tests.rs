@@ -294,6 +294,34 @@ fn skipping_is_encrypting_without_the_messages() {
     assert!(dev.group_encrypt(id, b"x", &mut rng).is_err());
 }
 
+/// The sender's store with its chain for `id`, a member's store that processed the
+/// chain's distribution message, and that message.
+fn sender_and_member(
+    sender: &ProtocolAddress,
+    id: DistributionId,
+    rng: &mut ChaCha20Rng,
+) -> (
+    crate::store::memory::InMemSignalProtocolStore,
+    crate::store::memory::InMemSignalProtocolStore,
+    SenderKeyDistributionMessage,
+) {
+    use crate::store::ProtocolStore;
+    use crate::store::memory::InMemSignalProtocolStore;
+    let mut ours = InMemSignalProtocolStore::new(crate::IdentityKeyPair::generate(rng), 1);
+    let (d, changes) = create_distribution(&ours, sender, id, rng).unwrap();
+    ours.commit(changes).unwrap();
+    let mut theirs = InMemSignalProtocolStore::new(crate::IdentityKeyPair::generate(rng), 1);
+    theirs.commit(process_distribution(sender, &d)).unwrap();
+    (ours, theirs, d)
+}
+
+/// `m` with the last byte of its signature flipped.
+fn with_bad_signature(m: &SenderKeyMessage) -> SenderKeyMessage {
+    let mut bytes = m.serialized().to_vec();
+    *bytes.last_mut().unwrap() ^= 1;
+    SenderKeyMessage::deserialize(&bytes).unwrap()
+}
+
 /// A chain's signing key is rebuilt for verification once: when its distribution message
 /// is processed, or at the first message after its record was read from bytes (the
 /// change then carries it into the record). Verdicts are the same either way.
@@ -304,14 +332,7 @@ fn verifying_key_is_rebuilt_once_and_kept() {
     let mut rng = ChaCha20Rng::seed_from_u64(12);
     let sender = ProtocolAddress::new("sender", 1);
     let id = DistributionId::from_bytes([5; 16]);
-    let new_store = |rng: &mut ChaCha20Rng| {
-        InMemSignalProtocolStore::new(crate::IdentityKeyPair::generate(rng), 1)
-    };
-    let mut ours = new_store(&mut rng);
-    let (d, changes) = create_distribution(&ours, &sender, id, &mut rng).unwrap();
-    ours.commit(changes).unwrap();
-    let mut theirs = new_store(&mut rng);
-    theirs.commit(process_distribution(&sender, &d)).unwrap();
+    let (mut ours, mut theirs, _) = sender_and_member(&sender, id, &mut rng);
     let kept = |s: &InMemSignalProtocolStore| {
         s.sender_key_store.sender_key(&sender, id).unwrap().states[0]
             .verifier
@@ -352,9 +373,7 @@ fn verifying_key_is_rebuilt_once_and_kept() {
     assert!(!kept(&theirs));
     let m = send(&mut ours, &mut rng);
     // A bad signature is refused on the rebuilt key too, and changes nothing.
-    let mut forged = m.serialized().to_vec();
-    *forged.last_mut().unwrap() ^= 1;
-    let forged = SenderKeyMessage::deserialize(&forged).unwrap();
+    let forged = with_bad_signature(&m);
     assert_eq!(
         decrypt(&theirs, &sender, &forged, None).err(),
         Some(ProtocolError::BadSignature.into())
@@ -378,9 +397,7 @@ fn verifying_key_is_rebuilt_once_and_kept() {
     let m = send(&mut ours, &mut rng);
     let (_, changes) = decrypt(&theirs, &sender, &m, None).unwrap();
     assert!(!carries_verifier(&changes));
-    let mut forged = m.serialized().to_vec();
-    *forged.last_mut().unwrap() ^= 1;
-    let forged = SenderKeyMessage::deserialize(&forged).unwrap();
+    let forged = with_bad_signature(&m);
     assert_eq!(
         decrypt(&theirs, &sender, &forged, None).err(),
         Some(ProtocolError::BadSignature.into())
@@ -393,23 +410,13 @@ fn verifying_key_is_rebuilt_once_and_kept() {
 #[test]
 fn verdicts_are_used_only_for_the_chains_key() {
     use crate::store::ProtocolStore;
-    use crate::store::memory::InMemSignalProtocolStore;
     let mut rng = ChaCha20Rng::seed_from_u64(13);
     let sender = ProtocolAddress::new("sender", 1);
     let id = DistributionId::from_bytes([6; 16]);
-    let new_store = |rng: &mut ChaCha20Rng| {
-        InMemSignalProtocolStore::new(crate::IdentityKeyPair::generate(rng), 1)
-    };
-    let mut ours = new_store(&mut rng);
-    let (d, changes) = create_distribution(&ours, &sender, id, &mut rng).unwrap();
-    ours.commit(changes).unwrap();
-    let mut theirs = new_store(&mut rng);
-    theirs.commit(process_distribution(&sender, &d)).unwrap();
+    let (mut ours, theirs, d) = sender_and_member(&sender, id, &mut rng);
     let (m, changes) = encrypt(&ours, &sender, id, b"hi", &mut rng).unwrap();
     ours.commit(changes).unwrap();
-    let mut forged = m.serialized().to_vec();
-    *forged.last_mut().unwrap() ^= 1;
-    let forged = SenderKeyMessage::deserialize(&forged).unwrap();
+    let forged = with_bad_signature(&m);
     let key = *d.signing_key();
     let other = *crate::IdentityKeyPair::generate(&mut rng).public_key();
     let bad = Some(ProtocolError::BadSignature.into());
@@ -517,9 +524,7 @@ fn change_kinds_signatures_and_distribution_equality() {
     );
     assert_eq!(std::format!("{advanced:?}"), shown);
     assert!(m.verify_signature(d.signing_key()));
-    let mut forged = m.serialized().to_vec();
-    *forged.last_mut().unwrap() ^= 1;
-    let forged = SenderKeyMessage::deserialize(&forged).unwrap();
+    let forged = with_bad_signature(&m);
     assert!(!forged.verify_signature(d.signing_key()));
     let other = *crate::IdentityKeyPair::generate(&mut rng).public_key();
     assert!(!m.verify_signature(&other));

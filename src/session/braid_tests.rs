@@ -12,31 +12,10 @@ use rand_core::SeedableRng;
 
 use super::state::{SessionState, TAMPER_FIELD};
 use crate::ratchet::spqr::{self, SpqrHeader, SpqrMsgType};
-use crate::store::memory::{BundleSpec, InMemSignalProtocolStore};
 use crate::wire::proto::put_varint;
 use crate::*;
 
-const NOW: Timestamp = Timestamp::from_millis(1_750_000_000_000);
-type Dev = Device<InMemSignalProtocolStore>;
-
-fn device(name: &str, reg: u32, rng: &mut ChaCha20Rng) -> Dev {
-    let store = InMemSignalProtocolStore::new(IdentityKeyPair::generate(rng), reg);
-    Device::new(ProtocolAddress::new(name, 1), store)
-}
-
-/// Alice (initiator) and Bob with a v4 session; nothing sent yet.
-fn pair(seed: u64) -> (Dev, Dev, ChaCha20Rng) {
-    let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let mut alice = device("alice", 1, &mut rng);
-    let mut bob = device("bob", 2, &mut rng);
-    let b = bob
-        .store_mut()
-        .generate_bundle(&BundleSpec::new(1), 1, NOW, &mut rng);
-    alice
-        .process_prekey_bundle(bob.address(), &b, NOW, &mut rng)
-        .unwrap();
-    (alice, bob, rng)
-}
+use super::tests::{Dev, NOW, pair};
 
 fn send(from: &mut Dev, to: &Dev, rng: &mut ChaCha20Rng) -> CiphertextMessage {
     from.encrypt(to.address(), b"braid", NOW, rng).unwrap()

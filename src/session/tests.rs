@@ -13,12 +13,32 @@ use crate::store::memory::{BundleSpec, InMemSignalProtocolStore};
 use crate::wire::proto::{put_bytes, put_uint};
 use crate::*;
 
-const NOW: Timestamp = Timestamp::from_millis(1_750_000_000_000);
-type Dev = Device<InMemSignalProtocolStore>;
+pub(super) const NOW: Timestamp = Timestamp::from_millis(1_750_000_000_000);
+pub(super) type Dev = Device<InMemSignalProtocolStore>;
 
 fn device(name: &str, reg: u32, rng: &mut ChaCha20Rng) -> Dev {
     let store = InMemSignalProtocolStore::new(IdentityKeyPair::generate(rng), reg);
     Device::new(ProtocolAddress::new(name, 1), store)
+}
+
+/// Alice processes a fresh bundle of Bob's (signed prekey `id`): a new v4 session,
+/// nothing sent on it yet.
+fn start(alice: &mut Dev, bob: &mut Dev, id: u32, rng: &mut ChaCha20Rng) {
+    let b = bob
+        .store_mut()
+        .generate_bundle(&BundleSpec::new(id), 1, NOW, rng);
+    alice
+        .process_prekey_bundle(bob.address(), &b, NOW, rng)
+        .unwrap();
+}
+
+/// Alice (initiator) and Bob with a v4 session; nothing sent yet.
+pub(super) fn pair(seed: u64) -> (Dev, Dev, ChaCha20Rng) {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let mut alice = device("alice", 1, &mut rng);
+    let mut bob = device("bob", 2, &mut rng);
+    start(&mut alice, &mut bob, 1, &mut rng);
+    (alice, bob, rng)
 }
 
 fn deliver(from: &mut Dev, to: &mut Dev, pt: &[u8], rng: &mut ChaCha20Rng) {
@@ -32,12 +52,7 @@ fn lived(sessions: u32, rng: &mut ChaCha20Rng) -> (Dev, Dev) {
     let mut alice = device("alice", 1, rng);
     let mut bob = device("bob", 2, rng);
     for id in 1..=sessions {
-        let b = bob
-            .store_mut()
-            .generate_bundle(&BundleSpec::new(id), 1, NOW, rng);
-        alice
-            .process_prekey_bundle(bob.address(), &b, NOW, rng)
-            .unwrap();
+        start(&mut alice, &mut bob, id, rng);
         deliver(&mut alice, &mut bob, b"hello", rng);
         deliver(&mut bob, &mut alice, b"hi", rng);
     }
@@ -147,12 +162,7 @@ fn a_late_message_on_the_oldest_session_decrypts() {
     let mut bob = device("bob", 2, &mut rng);
     let mut late = Vec::new();
     for id in 1..=41 {
-        let b = bob
-            .store_mut()
-            .generate_bundle(&BundleSpec::new(id), 1, NOW, &mut rng);
-        alice
-            .process_prekey_bundle(bob.address(), &b, NOW, &mut rng)
-            .unwrap();
+        start(&mut alice, &mut bob, id, &mut rng);
         deliver(&mut alice, &mut bob, b"hello", &mut rng);
         deliver(&mut bob, &mut alice, b"hi", &mut rng);
         if id == 1 {
@@ -327,15 +337,7 @@ fn a_change_set_from_a_stale_record_is_refused() {
 #[test]
 fn a_v4_prekey_message_without_kyber_is_refused_after_parsing_too() {
     use crate::wire::message::PreKeyParts;
-    let mut rng = ChaCha20Rng::seed_from_u64(21);
-    let mut alice = device("alice", 1, &mut rng);
-    let mut bob = device("bob", 2, &mut rng);
-    let b = bob
-        .store_mut()
-        .generate_bundle(&BundleSpec::new(1), 1, NOW, &mut rng);
-    alice
-        .process_prekey_bundle(bob.address(), &b, NOW, &mut rng)
-        .unwrap();
+    let (mut alice, mut bob, mut rng) = pair(21);
     let CiphertextMessage::PreKey(m) = alice.encrypt(bob.address(), b"pq", NOW, &mut rng).unwrap()
     else {
         panic!("a prekey message");
@@ -418,16 +420,8 @@ fn a_duplicate_on_the_current_chain_tries_no_session() {
 /// clock, and not a millisecond longer.
 #[test]
 fn an_unacknowledged_session_expires_by_the_callers_clock() {
-    let mut rng = ChaCha20Rng::seed_from_u64(23);
-    let mut alice = device("alice", 1, &mut rng);
-    let mut bob = device("bob", 2, &mut rng);
-    let bundle = bob
-        .store_mut()
-        .generate_bundle(&BundleSpec::new(1), 1, NOW, &mut rng);
+    let (mut alice, bob, mut rng) = pair(23);
     let b = bob.address().clone();
-    alice
-        .process_prekey_bundle(&b, &bundle, NOW, &mut rng)
-        .unwrap();
     assert_eq!(MAX_UNACKNOWLEDGED_SESSION_AGE_MS, 2_592_000_000, "30 days");
     let at = Timestamp::from_millis(NOW.as_millis() + MAX_UNACKNOWLEDGED_SESSION_AGE_MS);
     let past = Timestamp::from_millis(at.as_millis() + 1);
@@ -647,12 +641,7 @@ fn error_kinds_and_known_chains_first() {
         panic!("an ordinary message");
     };
     // A second session: Bob's first one is archived, and its chain for `late` known.
-    let bundle = bob
-        .store_mut()
-        .generate_bundle(&BundleSpec::new(2), 1, NOW, &mut rng);
-    alice
-        .process_prekey_bundle(&b, &bundle, NOW, &mut rng)
-        .unwrap();
+    start(&mut alice, &mut bob, 2, &mut rng);
     deliver(&mut alice, &mut bob, b"second", &mut rng);
     deliver(&mut bob, &mut alice, b"ack", &mut rng);
     let record = bob.store().session_store.session(&a).unwrap();
