@@ -27,9 +27,7 @@ pub(crate) mod machine;
 
 /// Length of the encapsulation-key header with its MAC: rho ‖ H(ek) ‖ MAC.
 pub(crate) const HDR_LEN: usize = 96;
-// The encapsulation-key vector's and the first ciphertext part's lengths are
-// `kem::EK_LEN` (1,152) and `kem::CT1_LEN` (960): those values travel as they are.
-#[cfg(test)]
-pub(crate) use kem::{CT1_LEN, EK_LEN};
+// The encapsulation-key vector and the first ciphertext part travel as they are:
+// their lengths are `kem::EK_LEN` (1,152) and `kem::CT1_LEN` (960).
 /// Length of the second ciphertext part (ML-KEM-768 `c2`, dv = 4) with its MAC.
 pub(crate) const CT2_LEN: usize = 160;

@@ -5,7 +5,8 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 use super::*;
-use crate::ratchet::braid::{CT1_LEN, CT2_LEN, EK_LEN, HDR_LEN};
+use crate::ratchet::braid::kem::{CT1_LEN, EK_LEN};
+use crate::ratchet::braid::{CT2_LEN, HDR_LEN};
 
 fn pow(mut a: u16, mut e: u32) -> u16 {
     let mut r = 1;
