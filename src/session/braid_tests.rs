@@ -155,6 +155,40 @@ fn bad_braid_data_under_a_valid_mac_is_refused_without_change() {
     assert!(state(&alice, &bob).head.spqr.as_ref().unwrap().epoch() >= 2);
 }
 
+/// The error of an archived session is discarded (docs/PROTOCOL.md §4.9): a message
+/// that authenticates on Bob's archived session and then fails in the braid is refused
+/// there with `PqRatchet` while the session is current, and as `DecryptionFailed` once it
+/// is archived; either way the record is unchanged.
+#[test]
+fn an_archived_sessions_error_is_discarded() {
+    let (mut alice, mut bob, mut rng) = pair(9);
+    let m0 = send(&mut alice, &bob, &mut rng);
+    recv(&mut bob, &alice, &m0, &mut rng).unwrap();
+    let r = send(&mut bob, &alice, &mut rng);
+    recv(&mut alice, &bob, &r, &mut rng).unwrap();
+    // Chunk index 0 again with other bytes.
+    let m = send_tampered(&mut alice, &bob, &mut rng, |h| {
+        if let Some(c) = h.chunk.as_mut() {
+            c.index = 0;
+            c.data[5] ^= 0x20;
+        }
+    });
+    refused(&mut bob, &alice, &m, &mut rng);
+    bob.archive_session(alice.address()).unwrap();
+    let before = bob.store().snapshot();
+    super::state::STAGED.with(|c| c.set(0));
+    assert_eq!(
+        recv(&mut bob, &alice, &m, &mut rng).map(|_| ()),
+        Err(Error::Protocol(ProtocolError::DecryptionFailed))
+    );
+    assert_eq!(
+        super::state::STAGED.with(|c| c.get()),
+        1,
+        "tried on the archive"
+    );
+    assert!(bob.store().snapshot() == before, "records changed");
+}
+
 /// Healing, shown. At message N an attacker copies Bob's whole session state (the
 /// "compromise") and from then on learns every X25519 ratchet private key of both sides
 /// and every message on the wire. With the classical ratchet alone that is enough to read

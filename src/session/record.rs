@@ -34,10 +34,10 @@ use crate::keys::{IdentityKey, KyberPreKeyId, PreKeyId, SignedPreKeyId};
 use crate::ratchet::chain::{MAX_SKIPPED_KEYS_PER_CHAIN, ReceiverChain, Receivers};
 use crate::ratchet::keys::{ChainKey, RootKey};
 use crate::ratchet::skipped::{KeysDelta, SkippedKeys};
-use crate::ratchet::spqr::SpqrHead;
+use crate::ratchet::spqr::{MAX_SKIPPED_DISTANCE, SpqrHead};
 use crate::wire::proto::{
     Reader, count_fields, open_record, put_bytes, put_nested, put_nested_sized, put_uint,
-    write_record,
+    varint_len, write_record, write_sized,
 };
 use crate::wire::{VERSION_PQXDH, VERSION_X3DH};
 
@@ -443,12 +443,7 @@ impl SessionRecord {
     fn serialize_sessions(&self, with_current: bool) -> Zeroizing<Vec<u8>> {
         let current = self.current.as_ref().filter(|_| with_current);
         // Sized up front: a buffer that grows leaves a copy of its secrets behind.
-        let states = current.into_iter().chain(self.previous.iter());
-        let bound = 16
-            + states
-                .map(|s| state_len_bound(s) + FIELD_HEAD)
-                .sum::<usize>();
-        write_record(bound, |out| {
+        write_record(self.len_bound(with_current), |out| {
             if let Some(s) = current {
                 put_nested_sized(out, 1, state_len_bound(s), |o| encode_state(s, o));
             }
@@ -461,6 +456,18 @@ impl SessionRecord {
         })
     }
 
+    /// The largest encoding of this record (with or without its current session): the
+    /// format byte, each session as a field, and the count field.
+    fn len_bound(&self, with_current: bool) -> usize {
+        let current = self.current.as_ref().filter(|_| with_current);
+        let sessions = current
+            .into_iter()
+            .chain(self.previous.iter())
+            .map(|s| field_len(state_len_bound(s)))
+            .sum::<usize>();
+        1 + sessions + 1 + varint_len(self.previous.len() as u64)
+    }
+
     /// The current session without its stored keys, in the state encoding (§8.4 of
     /// docs/PROTOCOL.md with no skipped seeds and no SPQR keys): what a store that keeps
     /// the current session apart writes after an ordinary message. Under 5 KB (the SPQR
@@ -469,10 +476,8 @@ impl SessionRecord {
     pub fn serialize_current_head(&self) -> Option<Zeroizing<Vec<u8>>> {
         let s = self.current.as_ref()?;
         let empty = StoredKeys::default();
-        let bound = head_len_bound(&s.head);
-        let mut out = Zeroizing::new(Vec::with_capacity(bound));
-        encode_parts(&s.head, &empty, &mut out);
-        Some(out)
+        let bound = parts_len_bound(&s.head, &empty);
+        Some(write_sized(bound, |o| encode_parts(&s.head, &empty, o)))
     }
 
     /// Every stored key of the current session as a row (chain, message counter or SPQR
@@ -549,7 +554,7 @@ impl SessionRecord {
                         return Err(DecodeError::Malformed);
                     }
                     // Two epochs' windows at most (the decoder checks each).
-                    if keys.spqr.len() >= 2 * usize::from(u16::MAX) {
+                    if keys.spqr.len() >= 2 * MAX_SKIPPED_DISTANCE as usize {
                         return Err(DecodeError::BadLength);
                     }
                     keys.spqr.push(epoch, n, &key)
@@ -561,11 +566,8 @@ impl SessionRecord {
         }
         // Every other invariant (keys behind their chain, inside the SPQR window) is the
         // full state decoder's: encode the parts as one state and read it back.
-        let bound = head_len_bound(&state.head)
-            + 48 * keys.chains.iter().map(|(_, k)| k.len()).sum::<usize>()
-            + 36 * keys.spqr.len();
-        let mut whole = Zeroizing::new(Vec::with_capacity(bound));
-        encode_parts(&state.head, &keys, &mut whole);
+        let bound = parts_len_bound(&state.head, &keys);
+        let whole = write_sized(bound, |o| encode_parts(&state.head, &keys, o));
         let rows = keys.len();
         drop(keys);
         drop(state);
@@ -627,37 +629,57 @@ impl fmt::Debug for SessionRecord {
     }
 }
 
-/// Room for a field's tag and length varints.
-const FIELD_HEAD: usize = 8;
-
-/// An upper bound on the encoded length of a receiving chain with `skipped` seeds.
-fn chain_len_bound(skipped: usize) -> usize {
-    // ratchet key 35, chain key 34, index ≤ 6; each skipped seed ≤ 2 + 6 + 34.
-    80 + 48 * skipped
+/// The encoded length of a length-delimited field whose contents take `len` bytes: the
+/// record's field numbers are below 16, so the tag is one byte.
+const fn field_len(len: usize) -> usize {
+    1 + varint_len(len as u64) + len
 }
 
-/// An upper bound on the encoded length of a head with no stored keys.
-fn head_len_bound(h: &SessionHead) -> usize {
+/// A state's fields other than its receiving chains, pending prekey data and SPQR
+/// state, each at its largest: version 2, two identity keys 35 each, two registration
+/// ids 6 each, root key 34, sending ratchet key 35 and its private key 34, sending chain
+/// key 34 and index 6, previous counter 6, base key 35.
+const FIXED_LEN: usize = 2 + 2 * 35 + 2 * 6 + 34 + 35 + 34 + 34 + 6 + 6 + 35;
+
+/// The largest contents of a receiving chain with `skipped` seeds: ratchet key 35, chain
+/// key 34, index 6; each seed a field of 42 (counter 6 and seed 34, nested).
+fn chain_len_bound(skipped: usize) -> usize {
+    75 + 42 * skipped
+}
+
+/// The largest contents of pending prekey data: prekey, signed prekey and Kyber prekey
+/// ids 6 each, base key 35, Kyber ciphertext 1,572, timestamp 11.
+const PENDING_LEN_BOUND: usize = 3 * 6 + 35 + 1_572 + 11;
+
+/// The largest encoding of a state with `h`'s chains and `keys`' stored keys: exact for
+/// the largest values of every field (each varint at its widest, pending data with a
+/// Kyber ciphertext, the largest SPQR state), so that a bound too low is seen at once
+/// (the buffer regrows and the writer's assertion fails) and one too high by the tests
+/// that require it exact.
+fn parts_len_bound(h: &SessionHead, keys: &StoredKeys) -> usize {
+    let chains = h
+        .receivers
+        .iter()
+        .map(|c| {
+            let skipped = keys.chain(&c.ratchet_key).map_or(0, SkippedKeys::len);
+            field_len(chain_len_bound(skipped))
+        })
+        .sum::<usize>();
     let pending = h
         .pending_prekey
         .as_ref()
-        .map_or(0, |_| PENDING_LEN_BOUND + FIELD_HEAD);
+        .map_or(0, |_| field_len(PENDING_LEN_BOUND));
     let spqr = h
         .spqr
         .as_ref()
-        .map_or(0, |_| SpqrHead::serialized_len(0) + FIELD_HEAD);
-    384 + h.receivers.len() * (chain_len_bound(0) + FIELD_HEAD) + pending + spqr
+        .map_or(0, |_| field_len(SpqrHead::serialized_len(keys.spqr.len())));
+    FIXED_LEN + chains + pending + spqr
 }
 
-/// An upper bound on the encoded length of a state (every fixed field at its largest).
+/// The largest encoding of a state (see [`parts_len_bound`]).
 fn state_len_bound(s: &SessionState) -> usize {
-    head_len_bound(&s.head)
-        + 48 * s.keys.chains.iter().map(|(_, k)| k.len()).sum::<usize>()
-        + 36 * s.keys.spqr.len()
+    parts_len_bound(&s.head, &s.keys)
 }
-
-/// Pending prekey data: ids and timestamp ≤ 4 × 11, base key 35, Kyber ciphertext 1,572.
-const PENDING_LEN_BOUND: usize = 1_700;
 
 fn encode_state(s: &SessionState, o: &mut Vec<u8>) {
     encode_parts(&s.head, &s.keys, o)
@@ -887,6 +909,165 @@ fn decode_pending(bytes: &[u8]) -> Result<PendingPreKey, DecodeError> {
 }
 
 #[cfg(test)]
+mod bound_tests {
+    //! The buffer bounds are exact for the widest state: a bound one byte too low makes
+    //! the buffer regrow (leaving a copy of the secrets in the freed block), and one too
+    //! high is memory for nothing.
+    extern crate std;
+
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng;
+
+    use super::*;
+    use crate::IdentityKeyPair;
+    use crate::crypto::{KemKeyPair, KemKeyType};
+    use crate::ratchet::spqr::SpqrKeys;
+
+    /// A state whose every field takes its widest encoding (each varint at its largest,
+    /// pending prekey data with a Kyber ciphertext), with five receiving chains holding
+    /// `skipped[i]` seeds each and no SPQR state.
+    fn widest(skipped: [usize; 5], rng: &mut ChaCha20Rng) -> SessionState {
+        let identity = *IdentityKeyPair::generate(rng).identity_key();
+        let kem = KemKeyPair::generate(KemKeyType::Kyber1024, rng);
+        let (ct, _) = kem.public_key().encapsulate(rng);
+        let mut receivers = Receivers::default();
+        let mut chains = Vec::new();
+        for (i, &n) in skipped.iter().enumerate() {
+            let key = *KeyPair::generate(rng).public_key();
+            receivers.push(ReceiverChain::new(
+                key,
+                ChainKey::new([i as u8; 32], u32::MAX),
+            ));
+            let mut seeds = SkippedKeys::new();
+            for j in 0..n {
+                assert!(seeds.push(u32::MAX - 5_000 + j as u32, &[j as u8; 32]));
+            }
+            if n > 0 {
+                chains.push((key, seeds));
+            }
+        }
+        SessionState {
+            head: Box::new(SessionHead {
+                version: VERSION_PQXDH,
+                local_identity: identity,
+                remote_identity: identity,
+                local_registration_id: u32::MAX,
+                remote_registration_id: u32::MAX,
+                root_key: RootKey::new([1; 32]),
+                sender: SenderChain {
+                    ratchet: KeyPair::generate(rng),
+                    chain_key: ChainKey::new([2; 32], u32::MAX),
+                },
+                receivers,
+                previous_counter: u32::MAX,
+                pending_prekey: Some(Box::new(PendingPreKey {
+                    pre_key_id: Some(PreKeyId(u32::MAX)),
+                    signed_pre_key_id: SignedPreKeyId(u32::MAX),
+                    base_key: *KeyPair::generate(rng).public_key(),
+                    kyber: Some((KyberPreKeyId(u32::MAX), Box::new(ct))),
+                    timestamp: u64::MAX,
+                })),
+                base_key: *KeyPair::generate(rng).public_key(),
+                spqr: None,
+            }),
+            keys: StoredKeys {
+                chains,
+                spqr: SpqrKeys::default(),
+            },
+        }
+    }
+
+    fn encoded(s: &SessionState) -> usize {
+        let mut out = Vec::new();
+        encode_state(s, &mut out);
+        out.len()
+    }
+
+    /// Seed counts whose chains' lengths take one, two and three varint bytes.
+    const SKIPPED: [usize; 5] = [0, 1, 3, 400, 2];
+
+    #[test]
+    fn the_widest_state_fills_its_bound() {
+        let mut rng = ChaCha20Rng::seed_from_u64(11);
+        let s = widest(SKIPPED, &mut rng);
+        assert_eq!(encoded(&s), state_len_bound(&s));
+        assert_eq!(
+            state_len_bound(&s),
+            268 + 77 + 119 + 204 + 16_879 + 162 + 1_639
+        );
+        // Each part on its own: no seed, no pending data, fewer chains.
+        let s = widest([0; 5], &mut rng);
+        assert_eq!(encoded(&s), state_len_bound(&s));
+        assert_eq!(state_len_bound(&s), 268 + 5 * 77 + 1_639);
+        let mut s = widest([5, 0, 0, 0, 0], &mut rng);
+        s.head.pending_prekey = None;
+        assert_eq!(encoded(&s), state_len_bound(&s));
+        assert_eq!(state_len_bound(&s), 268 + 4 * 77 + 288);
+        s.head.receivers = Receivers::default();
+        s.keys.chains.clear();
+        assert_eq!(encoded(&s), FIXED_LEN);
+        assert_eq!(state_len_bound(&s), FIXED_LEN);
+    }
+
+    /// The SPQR state's term: its field around `SpqrHead::serialized_len`, which
+    /// `state_sizes_are_bounded` (in `ratchet::spqr`) requires exact.
+    #[test]
+    fn the_spqr_term_is_its_field_around_the_spqr_bound() {
+        let mut rng = ChaCha20Rng::seed_from_u64(12);
+        let rec = super::parts_tests::lived_record();
+        let lived = rec.state(None).unwrap();
+        let spqr = lived.head.spqr.clone().unwrap();
+        let stored = lived.keys.spqr.clone();
+        assert!(stored.len() > 0);
+        let mut bytes = Vec::new();
+        spqr.serialize(&stored, &mut bytes);
+        let mut s = widest(SKIPPED, &mut rng);
+        let (len, bound) = (encoded(&s), state_len_bound(&s));
+        s.head.spqr = Some(spqr);
+        s.keys.spqr = stored;
+        assert_eq!(encoded(&s) - len, field_len(bytes.len()));
+        assert_eq!(
+            state_len_bound(&s) - bound,
+            field_len(SpqrHead::serialized_len(s.keys.spqr.len()))
+        );
+        assert!(encoded(&s) <= state_len_bound(&s));
+    }
+
+    /// The whole record and its parts: the widest current session and archive fill
+    /// their buffers exactly (the writer asserts that they did not grow).
+    #[test]
+    fn the_widest_record_fills_its_bound() {
+        let mut rng = ChaCha20Rng::seed_from_u64(13);
+        let current = widest(SKIPPED, &mut rng);
+        let head_bound = parts_len_bound(&current.head, &StoredKeys::default());
+        let mut rec = SessionRecord::new();
+        rec.current = Some(Box::new(current));
+        // No archive: one session field and a count of one byte.
+        assert_eq!(rec.serialize().len(), rec.len_bound(true));
+        assert_eq!(rec.serialize_archive().len(), 3);
+        assert_eq!(rec.len_bound(false), 3);
+        let head = rec.serialize_current_head().unwrap();
+        assert_eq!(head.len(), head_bound);
+        assert_eq!(head_bound, 268 + 5 * 77 + 1_639);
+        // A full default archive, and one whose count takes two bytes.
+        for archived in [DEFAULT_MAX_ARCHIVED_SESSIONS, 130] {
+            rec.previous.clear();
+            for i in 0..archived {
+                let skipped = if i == 0 { SKIPPED } else { [0, 1, 0, 0, 0] };
+                rec.previous.push_back(Box::new(widest(skipped, &mut rng)));
+            }
+            let whole = rec.serialize();
+            assert_eq!(whole.len(), rec.len_bound(true), "{archived}");
+            assert_eq!(rec.serialize_archive().len(), rec.len_bound(false));
+            assert_eq!(
+                rec.len_bound(true) - rec.len_bound(false),
+                field_len(state_len_bound(rec.current.as_ref().unwrap()))
+            );
+        }
+    }
+}
+
+#[cfg(test)]
 mod parts_tests {
     //! [`SessionRecord::from_parts`]: the parts a row-wise store keeps give back the
     //! record, and nothing else does.
@@ -906,7 +1087,7 @@ mod parts_tests {
 
     /// Bob's record after three sessions with Alice, the last with messages skipped on
     /// two receiving chains (Double Ratchet seeds and SPQR keys stored).
-    fn lived_record() -> SessionRecord {
+    pub(super) fn lived_record() -> SessionRecord {
         let mut rng = ChaCha20Rng::seed_from_u64(5);
         let store = |rng: &mut ChaCha20Rng, reg| {
             InMemSignalProtocolStore::new(IdentityKeyPair::generate(rng), reg)
@@ -1035,6 +1216,80 @@ mod parts_tests {
         assert!(SessionRecord::from_parts(Some(&head), moved, None).is_err());
     }
 
+    /// The whole record reads back; a second current session, a field after the count,
+    /// or a count that disagrees is refused.
+    #[test]
+    fn a_record_reads_back_and_its_framing_is_strict() {
+        let rec = lived_record();
+        let bytes = rec.serialize();
+        let back = SessionRecord::deserialize(&bytes).unwrap();
+        assert!(back.has_current_session());
+        assert_eq!(back.archived_count(), 2);
+        assert_eq!(*back.serialize(), *bytes);
+        let mut state = Vec::new();
+        encode_state(rec.state(None).unwrap(), &mut state);
+        let framed = |fields: &[(u32, &[u8])], count: Option<u64>| {
+            let mut v = alloc::vec![crate::wire::proto::RECORD_FORMAT_V1];
+            for (n, b) in fields {
+                put_bytes(&mut v, *n, b);
+            }
+            if let Some(c) = count {
+                put_uint(&mut v, 3, c);
+            }
+            SessionRecord::deserialize(&v).map(|r| (r.has_current_session(), r.archived_count()))
+        };
+        assert_eq!(framed(&[(1, &state)], Some(0)), Ok((true, 0)));
+        assert_eq!(framed(&[(2, &state)], Some(1)), Ok((false, 1)));
+        assert_eq!(framed(&[(1, &state), (2, &state)], Some(1)), Ok((true, 1)));
+        assert_eq!(
+            framed(&[(1, &state), (1, &state)], Some(0)),
+            Err(DecodeError::Malformed)
+        );
+        assert_eq!(framed(&[(1, &state)], None), Err(DecodeError::MissingField));
+        assert_eq!(
+            framed(&[(2, &state)], Some(2)),
+            Err(DecodeError::MissingField)
+        );
+        let mut after = alloc::vec![crate::wire::proto::RECORD_FORMAT_V1];
+        put_uint(&mut after, 3, 0);
+        put_bytes(&mut after, 1, &state);
+        assert_eq!(
+            SessionRecord::deserialize(&after).err(),
+            Some(DecodeError::Malformed)
+        );
+    }
+
+    /// Rows are read one at a time and refused at the first past a bound: a store whose
+    /// rows were multiplied (by a fault, or by someone with the disk) costs at most one
+    /// chain's 2,000 seeds, or two SPQR epochs' 2,000 keys each, before the refusal.
+    #[test]
+    fn endless_rows_are_refused_at_the_first_past_the_bound() {
+        let rec = lived_record();
+        let head = rec.serialize_current_head().unwrap();
+        let r = rows(&rec);
+        let ratchet = r.iter().find_map(|x| match x.0 {
+            KeyChain::Ratchet(k) => Some(k),
+            KeyChain::PostQuantum { .. } => None,
+        });
+        let pq = r
+            .iter()
+            .find(|x| matches!(x.0, KeyChain::PostQuantum { .. }));
+        for chain in [KeyChain::Ratchet(ratchet.unwrap()), pq.unwrap().0] {
+            let pulled = core::cell::Cell::new(0usize);
+            let endless = (1u32..).map(|n| {
+                pulled.set(pulled.get() + 1);
+                (chain, n, Zeroizing::new([3; 32]))
+            });
+            let got = SessionRecord::from_parts(Some(&head), endless, None);
+            assert_eq!(got.err(), Some(DecodeError::BadLength));
+            let bound = match chain {
+                KeyChain::Ratchet(_) => MAX_SKIPPED_KEYS_PER_CHAIN,
+                KeyChain::PostQuantum { .. } => 2 * MAX_SKIPPED_DISTANCE as usize,
+            };
+            assert_eq!(pulled.get(), bound + 1);
+        }
+    }
+
     #[test]
     fn parts_that_do_not_fit_are_refused() {
         let rec = lived_record();
@@ -1046,7 +1301,12 @@ mod parts_tests {
         // An archive that has a current session.
         let whole = rec.serialize();
         assert!(SessionRecord::from_parts(Some(&head), rows(&rec), Some(&whole)).is_err());
-        // A head that carries stored keys itself.
+        // A head that carries stored keys itself, alone or beside the rows (whose keys
+        // would otherwise replace its own).
+        let mut with_keys = Vec::new();
+        encode_state(rec.state(None).unwrap(), &mut with_keys);
+        assert!(SessionRecord::from_parts(Some(&with_keys), Vec::<Row>::new(), None).is_err());
+        assert!(SessionRecord::from_parts(Some(&with_keys), rows(&rec), None).is_err());
         assert!(SessionRecord::from_parts(Some(&whole[..]), Vec::<Row>::new(), None).is_err());
         // A row of a chain the head does not have.
         let mut rng = ChaCha20Rng::seed_from_u64(6);

@@ -38,6 +38,8 @@ extern crate std;
 std::thread_local! {
     /// How many attempts this thread has staged (for the work-bound tests).
     pub(crate) static STAGED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+    /// How many sessions this thread has planned a message on.
+    pub(crate) static PLANNED: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
     /// Rewrites the SPQR field of each message this thread encrypts, before its MAC: an
     /// authenticated peer sending bad braid data (the bad-input tests).
     #[allow(clippy::type_complexity)]
@@ -360,6 +362,8 @@ impl SessionState {
     /// checks of both ratchets (version, SPQR field, duplicate, forward jump) and the
     /// work the rest would take. Derives nothing.
     pub(crate) fn plan_decrypt(&self, message: &SignalMessage) -> Result<DecryptPlan, Error> {
+        #[cfg(test)]
+        PLANNED.with(|c| c.set(c.get() + 1));
         let head = &self.head;
         if message.message_version() != head.version {
             return Err(ProtocolError::VersionMismatch.into());

@@ -7,7 +7,7 @@ use std::vec::Vec;
 use rand_chacha::ChaCha20Rng;
 use rand_core::{Rng, SeedableRng};
 
-use super::state::STAGED;
+use super::state::{PLANNED, STAGED};
 use crate::crypto::KeyPair;
 use crate::store::memory::{BundleSpec, InMemSignalProtocolStore};
 use crate::wire::proto::{put_bytes, put_uint};
@@ -414,6 +414,69 @@ fn a_duplicate_on_the_current_chain_tries_no_session() {
     });
     assert_eq!(n, 0, "no session tried");
     assert_eq!(bob.store().snapshot(), before);
+}
+
+/// An ordinary message, on one of the current session's receiving chains, is planned
+/// on that session alone: the 40 archived sessions are not even planned.
+#[test]
+fn an_ordinary_message_plans_only_the_current_session() {
+    let mut rng = ChaCha20Rng::seed_from_u64(27);
+    let (mut alice, mut bob) = lived(41, &mut rng);
+    deliver(&mut alice, &mut bob, b"on the chain", &mut rng);
+    let m = alice
+        .encrypt(bob.address(), b"next", NOW, &mut rng)
+        .unwrap();
+    let CiphertextMessage::Whisper(w) = &m else {
+        panic!("an ordinary message");
+    };
+    let a = alice.address().clone();
+    PLANNED.with(|c| c.set(0));
+    let n = attempts(|| {
+        let got = bob.decrypt_signal_message(&a, w, &mut rng).unwrap();
+        assert_eq!(got.plaintext, b"next");
+    });
+    assert_eq!((PLANNED.with(|c| c.get()), n), (1, 1));
+    // A message on a new chain of Alice's is planned on every session.
+    deliver(&mut bob, &mut alice, b"reply", &mut rng);
+    let m = alice
+        .encrypt(bob.address(), b"new chain", NOW, &mut rng)
+        .unwrap();
+    let CiphertextMessage::Whisper(w) = &m else {
+        panic!("an ordinary message");
+    };
+    PLANNED.with(|c| c.set(0));
+    bob.decrypt_signal_message(&a, w, &mut rng).unwrap();
+    assert_eq!(PLANNED.with(|c| c.get()), 41);
+}
+
+/// A late message of the archived session whose SPQR index the current session has
+/// passed: the current session's plan calls it a duplicate, but the message is on none
+/// of its chains, so the archive is still tried, and decrypts it.
+#[test]
+fn a_duplicate_by_the_current_spqr_index_alone_tries_the_archive() {
+    let mut rng = ChaCha20Rng::seed_from_u64(28);
+    let (mut alice, mut bob) = lived(1, &mut rng);
+    let a = alice.address().clone();
+    deliver(&mut alice, &mut bob, b"on the chain", &mut rng);
+    let late = alice
+        .encrypt(bob.address(), b"late", NOW, &mut rng)
+        .unwrap();
+    let CiphertextMessage::Whisper(late) = late else {
+        panic!("an ordinary message");
+    };
+    start(&mut alice, &mut bob, 2, &mut rng);
+    for _ in 0..6 {
+        deliver(&mut alice, &mut bob, b"second", &mut rng);
+    }
+    let record = bob.store().session_store.session(&a).unwrap();
+    let current = record.state(None).unwrap();
+    assert!(!current.head.has_receiver_chain(late.sender_ratchet_key()));
+    assert_eq!(
+        current.plan_decrypt(&late).err(),
+        Some(ProtocolError::DuplicateMessage.into())
+    );
+    let got = bob.decrypt_signal_message(&a, &late, &mut rng).unwrap();
+    assert_eq!(got.plaintext, b"late");
 }
 
 /// A session Bob has not yet acknowledged sends until it is 30 days old by the caller's

@@ -39,15 +39,24 @@ pub(crate) fn write_record(
     capacity: usize,
     f: impl FnOnce(&mut Vec<u8>),
 ) -> zeroize::Zeroizing<Vec<u8>> {
+    write_sized(capacity, |out| {
+        out.push(RECORD_FORMAT_V1);
+        f(out);
+    })
+}
+
+/// Runs `f` on an empty zeroizing buffer made with room for `capacity` bytes, which must
+/// be an upper bound on what `f` writes: a buffer that grows leaves a copy of what it held
+/// in the block it frees (debug builds assert it did not grow).
+#[cfg(feature = "alloc")]
+pub(crate) fn write_sized(
+    capacity: usize,
+    f: impl FnOnce(&mut Vec<u8>),
+) -> zeroize::Zeroizing<Vec<u8>> {
     let mut out = zeroize::Zeroizing::new(Vec::with_capacity(capacity));
     let reserved = out.capacity();
-    out.push(RECORD_FORMAT_V1);
     f(&mut out);
-    debug_assert_eq!(
-        out.capacity(),
-        reserved,
-        "record buffer grew: raise its bound"
-    );
+    debug_assert_eq!(out.capacity(), reserved, "buffer grew: raise its bound");
     out
 }
 
@@ -163,6 +172,14 @@ impl<'a> Value<'a> {
             .try_into()
             .map_err(|_| DecodeError::BadLength)
     }
+}
+
+/// The length of `v`'s varint encoding: 1 to 10 bytes.
+#[cfg(feature = "alloc")]
+pub(crate) const fn varint_len(v: u64) -> usize {
+    // One byte per started group of 7 bits; zero takes one byte.
+    let bits = 64 - (v | 1).leading_zeros() as usize;
+    bits.div_ceil(7)
 }
 
 /// Appends a varint.

@@ -19,6 +19,24 @@ fn varint_round_trip_and_limits() {
     assert_eq!(Reader::new(&[0x80]).varint(), Err(DecodeError::Truncated));
 }
 
+/// `varint_len` is the length `put_varint` writes, at every width's edges.
+#[test]
+fn varint_len_matches_the_encoding() {
+    let mut edges = alloc::vec![0u64, u64::MAX];
+    for bits in (7..64).step_by(7) {
+        edges.extend([(1u64 << bits) - 1, 1u64 << bits]);
+    }
+    for v in edges {
+        let mut out = Vec::new();
+        put_varint(&mut out, v);
+        assert_eq!(varint_len(v), out.len(), "{v}");
+    }
+    assert_eq!(varint_len(0), 1);
+    assert_eq!(varint_len(127), 1);
+    assert_eq!(varint_len(128), 2);
+    assert_eq!(varint_len(u64::MAX), 10);
+}
+
 #[test]
 fn fields() {
     let mut out = Vec::new();
