@@ -909,10 +909,10 @@ fn decode_pending(bytes: &[u8]) -> Result<PendingPreKey, DecodeError> {
 }
 
 #[cfg(test)]
-mod bound_tests {
-    //! The buffer bounds are exact for the widest state: a bound one byte too low makes
-    //! the buffer regrow (leaving a copy of the secrets in the freed block), and one too
-    //! high is memory for nothing.
+mod encoding_tests {
+    //! The state encoding: the buffer bounds are exact for the widest state (a bound one
+    //! byte too low makes the buffer regrow, leaving a copy of the secrets in the freed
+    //! block, and one too high is memory for nothing), and the decoder's field rules.
     extern crate std;
 
     use rand_chacha::ChaCha20Rng;
@@ -1007,6 +1007,84 @@ mod bound_tests {
         s.keys.chains.clear();
         assert_eq!(encoded(&s), FIXED_LEN);
         assert_eq!(state_len_bound(&s), FIXED_LEN);
+    }
+
+    /// Pending prekey data reads back field by field: the prekey id may be missing, the
+    /// Kyber id and ciphertext come as a pair or not at all, every other field is
+    /// required, and an unknown one is refused.
+    #[test]
+    fn pending_prekey_data_reads_back_field_by_field() {
+        let mut rng = ChaCha20Rng::seed_from_u64(14);
+        let base = *KeyPair::generate(&mut rng).public_key();
+        let kem = KemKeyPair::generate(KemKeyType::Kyber1024, &mut rng);
+        let (ct, _) = kem.public_key().encapsulate(&mut rng);
+        let encoded = |without: &[u32]| {
+            let mut o = Vec::new();
+            let mut put = |n: u32, f: &dyn Fn(&mut Vec<u8>)| {
+                if !without.contains(&n) {
+                    f(&mut o)
+                }
+            };
+            put(1, &|o| put_uint(o, 1, 7));
+            put(2, &|o| put_uint(o, 2, 8));
+            put(3, &|o| put_bytes(o, 3, &base.serialize()));
+            put(4, &|o| put_uint(o, 4, 9));
+            put(5, &|o| put_bytes(o, 5, &ct.serialize()));
+            put(6, &|o| put_uint(o, 6, 1_234));
+            o
+        };
+        let p = decode_pending(&encoded(&[])).unwrap();
+        assert_eq!(p.pre_key_id, Some(PreKeyId(7)));
+        assert_eq!(p.signed_pre_key_id, SignedPreKeyId(8));
+        assert_eq!(p.base_key, base);
+        let (id, got) = p.kyber.unwrap();
+        assert_eq!((id, got.serialize()), (KyberPreKeyId(9), ct.serialize()));
+        assert_eq!(p.timestamp, 1_234);
+        assert_eq!(decode_pending(&encoded(&[1])).unwrap().pre_key_id, None);
+        assert!(decode_pending(&encoded(&[4, 5])).unwrap().kyber.is_none());
+        for missing in [2, 3, 4, 5, 6] {
+            assert_eq!(
+                decode_pending(&encoded(&[missing])).err(),
+                Some(DecodeError::MissingField),
+                "field {missing}"
+            );
+        }
+        let mut extra = encoded(&[]);
+        put_uint(&mut extra, 7, 1);
+        assert_eq!(decode_pending(&extra).err(), Some(DecodeError::Malformed));
+    }
+
+    /// A state's pending prekey data has a Kyber ciphertext exactly when the state is v4.
+    #[test]
+    fn pending_kyber_data_follows_the_version() {
+        let mut rng = ChaCha20Rng::seed_from_u64(15);
+        let decoded = |s: &SessionState| {
+            let mut out = Vec::new();
+            encode_state(s, &mut out);
+            decode_state(&out).map(|d| (d.head.version, d.head.pending_prekey.is_some()))
+        };
+        // v3 (no SPQR state): pending data without Kyber only.
+        let mut s = widest([0, 1, 0, 0, 0], &mut rng);
+        s.head.version = VERSION_X3DH;
+        assert_eq!(decoded(&s).err(), Some(DecodeError::Malformed));
+        let kyber = s.head.pending_prekey.as_mut().unwrap().kyber.take();
+        assert_eq!(decoded(&s), Ok((VERSION_X3DH, true)));
+        // v4: with Kyber only.
+        let rec = super::parts_tests::lived_record();
+        s.head.version = VERSION_PQXDH;
+        s.head.spqr = rec.state(None).unwrap().head.spqr.clone();
+        assert_eq!(decoded(&s).err(), Some(DecodeError::Malformed));
+        s.head.pending_prekey.as_mut().unwrap().kyber = kyber;
+        assert_eq!(decoded(&s), Ok((VERSION_PQXDH, true)));
+        // A v4 state without SPQR, a v3 state with it.
+        let spqr = s.head.spqr.take();
+        assert_eq!(decoded(&s).err(), Some(DecodeError::Malformed));
+        s.head.version = VERSION_X3DH;
+        s.head.spqr = spqr;
+        s.head.pending_prekey.as_mut().unwrap().kyber = None;
+        assert_eq!(decoded(&s).err(), Some(DecodeError::Malformed));
+        s.head.spqr = None;
+        assert_eq!(decoded(&s), Ok((VERSION_X3DH, true)));
     }
 
     /// The SPQR state's term: its field around `SpqrHead::serialized_len`, which

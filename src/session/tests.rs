@@ -479,6 +479,113 @@ fn a_duplicate_by_the_current_spqr_index_alone_tries_the_archive() {
     assert_eq!(got.plaintext, b"late");
 }
 
+/// A change that uses a stored key applies only to a record that still holds that key:
+/// with the Double Ratchet seed gone, or the SPQR key gone, the record refuses it (a
+/// store conflict) even though its head is where the change started.
+#[test]
+fn a_change_applies_only_where_its_stored_keys_are() {
+    use super::record::KeyChain;
+    let mut rng = ChaCha20Rng::seed_from_u64(29);
+    let (mut alice, mut bob) = lived(1, &mut rng);
+    let (a, b) = (alice.address().clone(), bob.address().clone());
+    let first = alice.encrypt(&b, b"first", NOW, &mut rng).unwrap();
+    deliver(&mut alice, &mut bob, b"second", &mut rng);
+    let CiphertextMessage::Whisper(first) = first else {
+        panic!("an ordinary message");
+    };
+    let (_, late) =
+        super::decrypt_signal_message(bob.store(), &b, &a, &first, 40, &mut rng).unwrap();
+    let change = &late.session.as_ref().expect("a session change").1;
+    let record = bob.store().session_store.session(&a).unwrap();
+    assert!(record.can_apply(change));
+    let head = record.serialize_current_head().unwrap();
+    let without = |drop: fn(&KeyChain) -> bool| {
+        let rows = record
+            .current_stored_keys()
+            .filter(|(c, _, _)| !drop(c))
+            .map(|(c, n, k)| (c, n, zeroize::Zeroizing::new(*k)));
+        SessionRecord::from_parts(Some(&head), rows, None).unwrap()
+    };
+    let all = without(|_| false);
+    assert_eq!(all.stored_key_count(), 2);
+    assert!(all.can_apply(change));
+    let gone = [
+        without(|c| matches!(c, KeyChain::Ratchet(_))),
+        without(|c| matches!(c, KeyChain::PostQuantum { .. })),
+    ];
+    for g in &gone {
+        assert_eq!(g.stored_key_count(), 1);
+        assert!(!g.can_apply(change));
+    }
+    let mut copy = gone[0].clone();
+    let mut late = late;
+    let (_, change) = late.session.take().unwrap();
+    assert!(copy.apply(change).is_err());
+    assert_eq!(*copy.serialize(), *gone[0].serialize());
+}
+
+/// A session with oneself (two devices sharing one identity key) plans a jump past
+/// 25,000 on a new chain, and past 25,000 SPQR indices, as libsignal-client does
+/// (tests/self_session.rs has them end to end); a session with another identity refuses
+/// both from the header.
+#[test]
+fn only_a_self_session_plans_past_the_forward_bound() {
+    use crate::store::ProtocolStore;
+    let mut rng = ChaCha20Rng::seed_from_u64(30);
+    let mut one = device("me", 1, &mut rng);
+    let shared = one.store().identity_key_pair().unwrap().clone();
+    let mut two = Device::new(
+        ProtocolAddress::new("me", 2),
+        InMemSignalProtocolStore::new(shared, 3),
+    );
+    start(&mut one, &mut two, 1, &mut rng);
+    deliver(&mut one, &mut two, b"hello", &mut rng);
+    let (mut alice, mut bob) = (device("alice", 4, &mut rng), device("bob", 5, &mut rng));
+    start(&mut alice, &mut bob, 1, &mut rng);
+    deliver(&mut alice, &mut bob, b"hello", &mut rng);
+    let own = two.store().session_store.session(one.address()).unwrap();
+    let other = bob.store().session_store.session(alice.address()).unwrap();
+    for (counter, spqr_index) in [(25_001, 3), (3, 25_003)] {
+        let m = forged(counter, spqr_index, &mut rng);
+        assert!(own.state(None).unwrap().plan_decrypt(&m).is_ok());
+        assert_eq!(
+            other.state(None).unwrap().plan_decrypt(&m).err(),
+            Some(ProtocolError::TooFarInFuture.into()),
+            "{counter} {spqr_index}"
+        );
+    }
+}
+
+/// A 6th receiving chain evicts the oldest, and with it that chain's stored keys only.
+#[test]
+fn an_evicted_chain_takes_only_its_own_stored_keys() {
+    use super::record::KeyChain;
+    let mut rng = ChaCha20Rng::seed_from_u64(31);
+    let (mut alice, mut bob) = lived(1, &mut rng);
+    let a = alice.address().clone();
+    let chains_with_keys = |bob: &Dev| {
+        let rec = bob.store().session_store.session(&a).unwrap();
+        let mut keys: Vec<_> = rec
+            .current_stored_keys()
+            .filter_map(|(c, _, _)| match c {
+                KeyChain::Ratchet(k) => Some(k),
+                KeyChain::PostQuantum { .. } => None,
+            })
+            .collect();
+        keys.dedup();
+        keys.len()
+    };
+    for i in 1..=7 {
+        // One message of a new chain of Alice's is lost; Bob keeps its key.
+        alice
+            .encrypt(bob.address(), b"lost", NOW, &mut rng)
+            .unwrap();
+        deliver(&mut alice, &mut bob, b"next", &mut rng);
+        deliver(&mut bob, &mut alice, b"reply", &mut rng);
+        assert_eq!(chains_with_keys(&bob), i.min(5), "after chain {i}");
+    }
+}
+
 /// A session Bob has not yet acknowledged sends until it is 30 days old by the caller's
 /// clock, and not a millisecond longer.
 #[test]
