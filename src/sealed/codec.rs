@@ -5,6 +5,7 @@
 //! limits: varints of at most 10 bytes, no length past the end, no group wire types.
 
 use crate::error::DecodeError;
+use crate::wire::proto::varint_len;
 
 /// One field's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,14 +135,105 @@ impl<'a> Field<'a> {
     }
 }
 
-/// How many bytes the shortest encoding of `v` takes.
-pub(super) fn varint_len(v: u64) -> usize {
-    let bits = 64 - v.leading_zeros() as usize;
-    bits.div_ceil(7).max(1)
-}
-
 /// Appends a `fixed64` field.
 pub(super) fn put_fixed64(out: &mut alloc::vec::Vec<u8>, number: u32, v: u64) {
     crate::wire::proto::put_varint(out, (u64::from(number) << 3) | 1);
     out.extend_from_slice(&v.to_le_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(bytes: &[u8]) -> Result<alloc::vec::Vec<(u32, Field<'_>)>, DecodeError> {
+        let mut c = Cursor::new(bytes);
+        let mut out = alloc::vec::Vec::new();
+        while let Some(f) = c.field()? {
+            out.push(f);
+        }
+        Ok(out)
+    }
+
+    /// Ten bytes at most, the tenth holding only bit 63; the shortest form where asked.
+    #[test]
+    fn varints_of_ten_bytes_at_most() {
+        let mut max = [0xffu8; 10];
+        max[9] = 0x01;
+        assert_eq!(Cursor::new(&max).varint(), Ok(u64::MAX));
+        for last in [0x02, 0x7f, 0x81] {
+            max[9] = last;
+            assert_eq!(
+                Cursor::new(&max).varint(),
+                Err(DecodeError::Malformed),
+                "{last}"
+            );
+        }
+        assert_eq!(
+            Cursor::new(&[0x80; 11]).varint(),
+            Err(DecodeError::Malformed)
+        );
+        assert_eq!(
+            Cursor::new(&[0x80, 0x80]).varint(),
+            Err(DecodeError::Truncated)
+        );
+        assert_eq!(Cursor::new(&[0x81, 0x00]).varint(), Ok(1));
+        assert_eq!(
+            Cursor::new(&[0x81, 0x00]).minimal_varint(),
+            Err(DecodeError::Malformed)
+        );
+        assert_eq!(Cursor::new(&[0x81, 0x01]).minimal_varint(), Ok(129));
+    }
+
+    /// Field numbers 1 to 2^29 − 1; each wire type protobuf still has, and no group.
+    #[test]
+    fn field_numbers_and_wire_types() {
+        let key = |number: u64, wire: u64| {
+            let mut k = alloc::vec::Vec::new();
+            crate::wire::proto::put_varint(&mut k, (number << 3) | wire);
+            k
+        };
+        let mut top = key((1 << 29) - 1, 0);
+        top.push(7);
+        assert_eq!(
+            fields(&top),
+            Ok(alloc::vec![((1 << 29) - 1, Field::Varint(7))])
+        );
+        for number in [0, 1 << 29, u64::from(u32::MAX)] {
+            let mut k = key(number, 0);
+            k.push(7);
+            assert_eq!(fields(&k), Err(DecodeError::Malformed), "{number}");
+        }
+        let mut all = key(1, 1);
+        all.extend_from_slice(&5u64.to_le_bytes());
+        all.extend_from_slice(&key(2, 5));
+        all.extend_from_slice(&[1, 2, 3, 4]);
+        all.extend_from_slice(&key(3, 2));
+        all.extend_from_slice(&[2, 0xaa, 0xbb]);
+        assert_eq!(
+            fields(&all),
+            Ok(alloc::vec![
+                (1, Field::Fixed64(5u64.to_le_bytes())),
+                (2, Field::Fixed32),
+                (3, Field::Bytes(&[0xaa, 0xbb])),
+            ])
+        );
+        // A fixed32 cut short, and the group wire types.
+        let mut short = key(2, 5);
+        short.extend_from_slice(&[1, 2, 3]);
+        assert_eq!(fields(&short), Err(DecodeError::Truncated));
+        for wire in [3, 4, 6, 7] {
+            assert_eq!(fields(&key(1, wire)), Err(DecodeError::Malformed), "{wire}");
+        }
+    }
+
+    #[test]
+    fn a_fixed64_field_reads_back() {
+        let mut out = alloc::vec::Vec::new();
+        put_fixed64(&mut out, 3, 0x0102_0304_0506_0708);
+        assert_eq!(out[0], 3 << 3 | 1);
+        let f = fields(&out).unwrap();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].0, 3);
+        assert_eq!(f[0].1.fixed64(), Ok(0x0102_0304_0506_0708));
+    }
 }

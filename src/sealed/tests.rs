@@ -259,6 +259,115 @@ fn crafted_server_certificates_get_the_peers_verdict() {
     }
 }
 
+/// The policy's revocation list, on top of the built-in one, refuses a certificate whose
+/// server key id it names; the accessors give back what was signed.
+#[test]
+fn revocation_by_policy_and_the_certificate_accessors() {
+    let mut rng = ChaCha20Rng::seed_from_u64(31);
+    let root = PrivateKey::generate(&mut rng);
+    let server = PrivateKey::generate(&mut rng);
+    let sc = ServerCertificate::new(7, server.public_key(), &root, &mut rng);
+    let id = IdentityKeyPair::generate(&mut rng);
+    let cert = SenderCertificate::new(
+        "alice",
+        None,
+        3,
+        *id.identity_key(),
+        100,
+        Signer::Certificate(sc.clone()),
+        &server,
+        &mut rng,
+    )
+    .unwrap();
+    let roots = [root.public_key()];
+    let plain = TrustPolicy::new(&roots, &[]);
+    assert_eq!(plain.trust_roots(), &roots[..]);
+    assert_eq!(cert.validate(&plain, 100), Ok(()));
+    for (ids, revoked) in [
+        (&[7u32][..], true),
+        (&[8, 7], true),
+        (&[8], false),
+        (&[], false),
+    ] {
+        let policy = plain.with_revoked_server_key_ids(ids);
+        assert_eq!(policy.is_revoked(7), revoked, "{ids:?}");
+        assert!(policy.is_revoked(REVOKED_SERVER_KEY_IDS[0]));
+        let want = if revoked {
+            Err(CertificateError::RevokedServerKey)
+        } else {
+            Ok(())
+        };
+        assert_eq!(cert.validate(&policy, 100), want, "{ids:?}");
+    }
+    assert!(!plain.is_revoked(7));
+    // What the server signed, and its signature over it.
+    assert_eq!(cert.signature().len(), 64);
+    assert!(
+        server
+            .public_key()
+            .verify_signature(cert.certificate(), cert.signature())
+    );
+    assert!(cert.serialized().len() > cert.certificate().len() + 64);
+    // The Debug forms name the public parts only.
+    assert_eq!(
+        format!("{sc:?}"),
+        format!(
+            "ServerCertificate {{ key_id: 7, key: {:?}, .. }}",
+            server.public_key()
+        )
+    );
+    assert_eq!(
+        format!("{cert:?}"),
+        format!(
+            "SenderCertificate {{ sender_uuid: \"alice\", device_id: 3, expiration: 100, \
+             identity_key: {:?}, .. }}",
+            id.identity_key()
+        )
+    );
+}
+
+/// The outer `protobuf{1: certificate, 2: signature}` takes both as bytes: either field
+/// with another wire type is malformed, not missing.
+#[test]
+fn a_certificate_field_of_the_wrong_wire_type_is_malformed() {
+    let mut rng = ChaCha20Rng::seed_from_u64(32);
+    let root = PrivateKey::generate(&mut rng);
+    let server = PrivateKey::generate(&mut rng);
+    let sc = ServerCertificate::new(7, server.public_key(), &root, &mut rng);
+    for number in [1u32, 2] {
+        let mut b = Vec::new();
+        crate::wire::proto::put_uint(&mut b, number, 5);
+        b.extend_from_slice(sc.serialized());
+        assert_eq!(
+            SenderCertificate::deserialize(&b).err(),
+            Some(DecodeError::Malformed),
+            "{number}"
+        );
+        assert_eq!(
+            ServerCertificate::deserialize(&b).err(),
+            Some(DecodeError::Malformed),
+            "{number}"
+        );
+    }
+}
+
+#[test]
+fn service_id_kinds() {
+    let uuid = [0x5a; 16];
+    for kind in [ServiceIdKind::Aci, ServiceIdKind::Pni] {
+        let id = ServiceId::new(kind, uuid);
+        assert_eq!(id.kind(), kind);
+        assert_eq!(ServiceId::from_bytes(id.as_bytes()).unwrap().kind(), kind);
+        assert_eq!(id.uuid(), uuid);
+        assert_eq!(format!("{id:?}"), format!("ServiceId({id})"));
+    }
+    let pni = ServiceId::new(ServiceIdKind::Pni, uuid);
+    assert_eq!(
+        format!("{pni:?}"),
+        "ServiceId(PNI:5a5a5a5a-5a5a-5a5a-5a5a-5a5a5a5a5a5a)"
+    );
+}
+
 #[test]
 fn certificates_made_here_verify_and_reference_by_id() {
     let mut rng = ChaCha20Rng::seed_from_u64(3);
