@@ -827,6 +827,27 @@ fn v2_sealing_refuses_bad_destinations() {
         }];
         assert!(misuse(&bad, &[], &mut rng));
     }
+    // The largest device and registration ids are accepted, and travel as given.
+    let mut top = dests.clone();
+    top[0].devices = vec![RecipientDevice {
+        device_id: 127,
+        registration_id: 0x3fff,
+    }];
+    let sealed = seal_v2(&content, &alice, &top, &[], &mut rng).unwrap();
+    let parsed = SentMessage::parse(&sealed).unwrap();
+    let first = parsed
+        .recipients()
+        .iter()
+        .find(|r| r.service_id() == top[0].service_id)
+        .unwrap();
+    assert_eq!(
+        first
+            .devices()
+            .iter()
+            .map(|d| (d.device_id, d.registration_id))
+            .collect::<Vec<_>>(),
+        vec![(127, 0x3fff)]
+    );
     let mut none = dests.clone();
     none[0].devices.clear();
     assert!(misuse(&none, &[], &mut rng));

@@ -43,7 +43,7 @@ use crate::crypto::kdf::{ct_eq, hkdf};
 use crate::crypto::{PrivateKey, PublicKey};
 use crate::error::{DecodeError, MisuseError};
 use crate::keys::{IdentityKey, IdentityKeyPair};
-use crate::wire::proto::put_varint;
+use crate::wire::proto::{put_varint, varint_len};
 
 /// Length of one recipient's key material: `c (32) ‖ at (16)`.
 pub const V2_KEY_MATERIAL_LEN: usize = C_LEN + AT_LEN;
@@ -118,9 +118,14 @@ pub fn seal_v2<R: CryptoRng + ?Sized>(
         .iter()
         .map(|d| ServiceId::LEN + 3 * d.devices.len() + V2_KEY_MATERIAL_LEN)
         .sum();
-    let mut out = Vec::with_capacity(
-        11 + headers + excluded.len() * (ServiceId::LEN + 1) + 32 + ciphertext.len(),
-    );
+    // The exact length: a debug build checks it below, so the sizes here are pinned.
+    let len = 1
+        + varint_len(entries as u64)
+        + headers
+        + excluded.len() * (ServiceId::LEN + 1)
+        + 32
+        + ciphertext.len();
+    let mut out = Vec::with_capacity(len);
     out.push(VERSION_V2_SENT);
     put_varint(&mut out, entries as u64);
     for d in destinations {
@@ -145,6 +150,7 @@ pub fn seal_v2<R: CryptoRng + ?Sized>(
     }
     out.extend_from_slice(e_pub.u_bytes());
     out.extend_from_slice(&ciphertext);
+    debug_assert_eq!(out.len(), len);
     Ok(out)
 }
 
