@@ -351,6 +351,29 @@ fn a_certificate_field_of_the_wrong_wire_type_is_malformed() {
     }
 }
 
+/// An entry count the bytes cannot hold (each entry takes at least a service id and a
+/// byte) is refused before any entry is read; the largest count they could hold is read.
+#[test]
+fn v2_a_count_larger_than_the_bytes_can_hold_is_refused_first() {
+    for (version, id_len) in [(0x23u8, 17usize), (0x22, 16)] {
+        // A length whose quotients by 16, 17 and 18 differ.
+        let rest = (id_len + 1) * 17;
+        let at_most = rest / (id_len + 1);
+        for count in [at_most, at_most + 1] {
+            let mut m = vec![version];
+            crate::wire::proto::put_varint(&mut m, count as u64);
+            m.extend(core::iter::repeat_n(0u8, rest));
+            let got = SentMessage::parse(&m).err();
+            assert!(got.is_some());
+            assert_eq!(
+                got == Some(DecodeError::BadLength),
+                count > at_most,
+                "{version:#x} {count}"
+            );
+        }
+    }
+}
+
 #[test]
 fn service_id_kinds() {
     let uuid = [0x5a; 16];
@@ -856,6 +879,10 @@ fn v2_sealing_refuses_bad_destinations() {
         seal_v2(&content, &mallory, &dests, &[], &mut rng),
         Err(SealedSenderError::Misuse(_))
     ));
+    // The shared part is the message's tail: E and the ciphertext.
+    let shared = parsed.shared();
+    assert!(shared.len() >= 32 + 16);
+    assert_eq!(shared, &sealed[sealed.len() - shared.len()..]);
     // No destinations at all is allowed (only excluded ones): nobody can open it.
     let only_excluded = seal_v2(&content, &alice, &[], &[x], &mut rng).unwrap();
     let parsed = SentMessage::parse(&only_excluded).unwrap();

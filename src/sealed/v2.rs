@@ -361,7 +361,7 @@ pub struct SentMessage<'a> {
 impl<'a> SentMessage<'a> {
     /// Parses a sent message (version 0x23, or the older 0x22 whose entries carry 16-byte
     /// ACI uuids). Refuses: a non-minimal entry count, a count larger than the bytes can
-    /// hold, a service id kind other than ACI or PNI, a device id of 128 or more, the
+    /// hold (`BadLength`, before anything is allocated for it), a service id kind other than ACI or PNI, a device id of 128 or more, the
     /// reserved bit 0x4000 in a registration id, an excluded service id listed twice or
     /// also as a recipient, and a shared part shorter than E and a tag. A recipient
     /// listed twice is merged (its first key material is kept), as libsignal does.
@@ -377,7 +377,7 @@ impl<'a> SentMessage<'a> {
         // hold is refused before anything is allocated for it.
         let count = usize::try_from(count).map_err(|_| DecodeError::Truncated)?;
         if count > r.rest().len() / (id_len + 1) {
-            return Err(DecodeError::Truncated);
+            return Err(DecodeError::BadLength);
         }
         let mut recipients: Vec<SentRecipient<'a>> = Vec::with_capacity(count);
         let mut excluded = Vec::new();
