@@ -87,6 +87,15 @@ fn family<T>(r: &Result<T, SealedSenderError>) -> &'static str {
 // ---------------------------------------------------------------------------------------
 // Certificates
 
+/// A trust root, a server key, and the server's certificate for `key_id` signed by the
+/// root.
+fn server_chain(key_id: u32, rng: &mut ChaCha20Rng) -> (PrivateKey, PrivateKey, ServerCertificate) {
+    let root = PrivateKey::generate(rng);
+    let server = PrivateKey::generate(rng);
+    let sc = ServerCertificate::new(key_id, server.public_key(), &root, rng);
+    (root, server, sc)
+}
+
 fn trust_root(j: &Value) -> PublicKey {
     public(&j["trust_root"], "public")
 }
@@ -264,9 +273,7 @@ fn crafted_server_certificates_get_the_peers_verdict() {
 #[test]
 fn revocation_by_policy_and_the_certificate_accessors() {
     let mut rng = ChaCha20Rng::seed_from_u64(31);
-    let root = PrivateKey::generate(&mut rng);
-    let server = PrivateKey::generate(&mut rng);
-    let sc = ServerCertificate::new(7, server.public_key(), &root, &mut rng);
+    let (root, server, sc) = server_chain(7, &mut rng);
     let id = IdentityKeyPair::generate(&mut rng);
     let cert = SenderCertificate::new(
         "alice",
@@ -331,9 +338,7 @@ fn revocation_by_policy_and_the_certificate_accessors() {
 #[test]
 fn a_certificate_field_of_the_wrong_wire_type_is_malformed() {
     let mut rng = ChaCha20Rng::seed_from_u64(32);
-    let root = PrivateKey::generate(&mut rng);
-    let server = PrivateKey::generate(&mut rng);
-    let sc = ServerCertificate::new(7, server.public_key(), &root, &mut rng);
+    let (_, _, sc) = server_chain(7, &mut rng);
     for number in [1u32, 2] {
         let mut b = Vec::new();
         crate::wire::proto::put_uint(&mut b, number, 5);
@@ -394,9 +399,7 @@ fn service_id_kinds() {
 #[test]
 fn certificates_made_here_verify_and_reference_by_id() {
     let mut rng = ChaCha20Rng::seed_from_u64(3);
-    let root = PrivateKey::generate(&mut rng);
-    let server = PrivateKey::generate(&mut rng);
-    let sc = ServerCertificate::new(7, server.public_key(), &root, &mut rng);
+    let (root, server, sc) = server_chain(7, &mut rng);
     assert_eq!(ServerCertificate::deserialize(sc.serialized()).unwrap(), sc);
     let id = IdentityKeyPair::generate(&mut rng);
     let make = |signer, rng: &mut ChaCha20Rng| {
@@ -952,9 +955,7 @@ fn small_world() -> (
     ChaCha20Rng,
 ) {
     let mut rng = ChaCha20Rng::seed_from_u64(11);
-    let root = PrivateKey::generate(&mut rng);
-    let server = PrivateKey::generate(&mut rng);
-    let sc = ServerCertificate::new(1, server.public_key(), &root, &mut rng);
+    let (_root, server, sc) = server_chain(1, &mut rng);
     let alice = IdentityKeyPair::generate(&mut rng);
     let bob = IdentityKeyPair::generate(&mut rng);
     let cert = SenderCertificate::new(
@@ -1050,9 +1051,7 @@ fn certificate_every_truncation_and_bit_flip_is_refused() {
         panic!()
     };
     let mut rng = ChaCha20Rng::seed_from_u64(12);
-    let root = PrivateKey::generate(&mut rng);
-    let server = PrivateKey::generate(&mut rng);
-    let sc2 = ServerCertificate::new(1, server.public_key(), &root, &mut rng);
+    let (root, server, sc2) = server_chain(1, &mut rng);
     let cert2 = SenderCertificate::new(
         cert.sender_uuid(),
         Some("+1555"),

@@ -361,10 +361,11 @@ pub struct SentMessage<'a> {
 impl<'a> SentMessage<'a> {
     /// Parses a sent message (version 0x23, or the older 0x22 whose entries carry 16-byte
     /// ACI uuids). Refuses: a non-minimal entry count, a count larger than the bytes can
-    /// hold (`BadLength`, before anything is allocated for it), a service id kind other than ACI or PNI, a device id of 128 or more, the
-    /// reserved bit 0x4000 in a registration id, an excluded service id listed twice or
-    /// also as a recipient, and a shared part shorter than E and a tag. A recipient
-    /// listed twice is merged (its first key material is kept), as libsignal does.
+    /// hold (`BadLength`, before anything is allocated for it), a service id kind other
+    /// than ACI or PNI, a device id of 128 or more, the reserved bit 0x4000 in a
+    /// registration id, an excluded service id listed twice or also as a recipient, and a
+    /// shared part shorter than E and a tag. A recipient listed twice is merged (its
+    /// first key material is kept), as libsignal does.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, DecodeError> {
         let mut r = Cursor::new(bytes);
         let id_len = match r.byte()? {

@@ -47,6 +47,14 @@ fn deliver(from: &mut Dev, to: &mut Dev, pt: &[u8], rng: &mut ChaCha20Rng) {
         .unwrap();
 }
 
+/// An ordinary message (a `SignalMessage`) from `from` to `to`, not delivered.
+fn ordinary(from: &mut Dev, to: &Dev, pt: &[u8], rng: &mut ChaCha20Rng) -> SignalMessage {
+    match from.encrypt(to.address(), pt, NOW, rng).unwrap() {
+        CiphertextMessage::Whisper(w) => w,
+        _ => panic!("an ordinary message"),
+    }
+}
+
 /// Alice and Bob after `sessions` sessions (Bob's record archives all but the last).
 fn lived(sessions: u32, rng: &mut ChaCha20Rng) -> (Dev, Dev) {
     let mut alice = device("alice", 1, rng);
@@ -77,10 +85,17 @@ fn forged(counter: u32, spqr_index: u32, rng: &mut ChaCha20Rng) -> SignalMessage
     SignalMessage::deserialize(&m).unwrap()
 }
 
-fn attempts(f: impl FnOnce()) -> usize {
+/// How many sessions `f` planned a message on, and how many attempts it staged.
+fn work(f: impl FnOnce()) -> (usize, usize) {
+    PLANNED.with(|c| c.set(0));
     STAGED.with(|c| c.set(0));
     f();
-    STAGED.with(|c| c.get())
+    (PLANNED.with(|c| c.get()), STAGED.with(|c| c.get()))
+}
+
+/// How many attempts `f` staged.
+pub(super) fn attempts(f: impl FnOnce()) -> usize {
+    work(f).1
 }
 
 /// A forgery at the largest jump is tried on one session, however many the record has;
@@ -391,12 +406,7 @@ fn a_v4_prekey_message_without_kyber_is_refused_after_parsing_too() {
 fn a_duplicate_on_the_current_chain_tries_no_session() {
     let mut rng = ChaCha20Rng::seed_from_u64(22);
     let (mut alice, mut bob) = lived(41, &mut rng);
-    let m = alice
-        .encrypt(bob.address(), b"once", NOW, &mut rng)
-        .unwrap();
-    let CiphertextMessage::Whisper(w) = &m else {
-        panic!("an ordinary message");
-    };
+    let w = &ordinary(&mut alice, &bob, b"once", &mut rng);
     let a = alice.address().clone();
     assert_eq!(
         attempts(|| {
@@ -423,30 +433,20 @@ fn an_ordinary_message_plans_only_the_current_session() {
     let mut rng = ChaCha20Rng::seed_from_u64(27);
     let (mut alice, mut bob) = lived(41, &mut rng);
     deliver(&mut alice, &mut bob, b"on the chain", &mut rng);
-    let m = alice
-        .encrypt(bob.address(), b"next", NOW, &mut rng)
-        .unwrap();
-    let CiphertextMessage::Whisper(w) = &m else {
-        panic!("an ordinary message");
-    };
+    let w = ordinary(&mut alice, &bob, b"next", &mut rng);
     let a = alice.address().clone();
-    PLANNED.with(|c| c.set(0));
-    let n = attempts(|| {
-        let got = bob.decrypt_signal_message(&a, w, &mut rng).unwrap();
+    let planned_and_staged = work(|| {
+        let got = bob.decrypt_signal_message(&a, &w, &mut rng).unwrap();
         assert_eq!(got.plaintext, b"next");
     });
-    assert_eq!((PLANNED.with(|c| c.get()), n), (1, 1));
+    assert_eq!(planned_and_staged, (1, 1));
     // A message on a new chain of Alice's is planned on every session.
     deliver(&mut bob, &mut alice, b"reply", &mut rng);
-    let m = alice
-        .encrypt(bob.address(), b"new chain", NOW, &mut rng)
-        .unwrap();
-    let CiphertextMessage::Whisper(w) = &m else {
-        panic!("an ordinary message");
-    };
-    PLANNED.with(|c| c.set(0));
-    bob.decrypt_signal_message(&a, w, &mut rng).unwrap();
-    assert_eq!(PLANNED.with(|c| c.get()), 41);
+    let w = ordinary(&mut alice, &bob, b"new chain", &mut rng);
+    let (planned, _) = work(|| {
+        bob.decrypt_signal_message(&a, &w, &mut rng).unwrap();
+    });
+    assert_eq!(planned, 41);
 }
 
 /// A late message of the archived session whose SPQR index the current session has
@@ -458,12 +458,7 @@ fn a_duplicate_by_the_current_spqr_index_alone_tries_the_archive() {
     let (mut alice, mut bob) = lived(1, &mut rng);
     let a = alice.address().clone();
     deliver(&mut alice, &mut bob, b"on the chain", &mut rng);
-    let late = alice
-        .encrypt(bob.address(), b"late", NOW, &mut rng)
-        .unwrap();
-    let CiphertextMessage::Whisper(late) = late else {
-        panic!("an ordinary message");
-    };
+    let late = ordinary(&mut alice, &bob, b"late", &mut rng);
     start(&mut alice, &mut bob, 2, &mut rng);
     for _ in 0..6 {
         deliver(&mut alice, &mut bob, b"second", &mut rng);
@@ -488,11 +483,8 @@ fn a_change_applies_only_where_its_stored_keys_are() {
     let mut rng = ChaCha20Rng::seed_from_u64(29);
     let (mut alice, mut bob) = lived(1, &mut rng);
     let (a, b) = (alice.address().clone(), bob.address().clone());
-    let first = alice.encrypt(&b, b"first", NOW, &mut rng).unwrap();
+    let first = ordinary(&mut alice, &bob, b"first", &mut rng);
     deliver(&mut alice, &mut bob, b"second", &mut rng);
-    let CiphertextMessage::Whisper(first) = first else {
-        panic!("an ordinary message");
-    };
     let (_, late) =
         super::decrypt_signal_message(bob.store(), &b, &a, &first, 40, &mut rng).unwrap();
     let change = &late.session.as_ref().expect("a session change").1;
@@ -803,13 +795,10 @@ fn bundle_kinds_and_last_resort_reuse() {
 fn error_kinds_and_known_chains_first() {
     let mut rng = ChaCha20Rng::seed_from_u64(26);
     let (mut alice, mut bob) = lived(1, &mut rng);
-    let (a, b) = (alice.address().clone(), bob.address().clone());
+    let a = alice.address().clone();
     // Bob learns Alice's new chain from one message; the next on it is kept back.
     deliver(&mut alice, &mut bob, b"on the chain", &mut rng);
-    let late = alice.encrypt(&b, b"late", NOW, &mut rng).unwrap();
-    let CiphertextMessage::Whisper(late) = late else {
-        panic!("an ordinary message");
-    };
+    let late = ordinary(&mut alice, &bob, b"late", &mut rng);
     // A second session: Bob's first one is archived, and its chain for `late` known.
     start(&mut alice, &mut bob, 2, &mut rng);
     deliver(&mut alice, &mut bob, b"second", &mut rng);

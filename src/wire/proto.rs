@@ -234,14 +234,7 @@ pub(crate) fn put_nested_sized(
     capacity: usize,
     f: impl FnOnce(&mut Vec<u8>),
 ) {
-    let mut inner = zeroize::Zeroizing::new(Vec::with_capacity(capacity));
-    let reserved = inner.capacity();
-    f(&mut inner);
-    debug_assert_eq!(
-        inner.capacity(),
-        reserved,
-        "nested buffer grew: raise its bound"
-    );
+    let inner = write_sized(capacity, f);
     put_bytes(out, number, &inner);
 }
 
