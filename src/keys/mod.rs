@@ -22,3 +22,6 @@ pub use prekey::{
 
 /// Length of an XEdDSA signature.
 pub const SIGNATURE_LEN: usize = 64;
+
+#[cfg(all(test, feature = "alloc"))]
+mod tests;
