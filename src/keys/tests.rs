@@ -5,8 +5,8 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
 use super::{IdentityKeyPair, KyberPreKeyId, KyberPreKeyLifetime, KyberPreKeyRecord};
-use super::{PreKeyBundle, SignedPreKeyId};
-use crate::crypto::{KemKeyType, KeyPair};
+use super::{PreKeyBundle, SignedPreKeyId, SignedPreKeyRecord};
+use crate::crypto::KemKeyType;
 
 #[test]
 fn verify_signature_accepts_only_the_signed_message_and_signer() {
@@ -43,15 +43,14 @@ fn bundle_and_kyber_prekey_accessors_read_back() {
     let back = KyberPreKeyRecord::deserialize(&kyber.serialize()).unwrap();
     assert_eq!(back.timestamp(), 1_700_000_000_123);
 
-    let signed = KeyPair::generate(&mut rng);
-    let sig = identity.sign(&signed.public_key().serialize(), &mut rng);
+    let signed = SignedPreKeyRecord::generate(SignedPreKeyId(3), 0, &identity, &mut rng);
     let bundle = PreKeyBundle::new(
         4321,
         7,
         None,
-        SignedPreKeyId(3),
+        signed.id(),
         *signed.public_key(),
-        sig.to_vec(),
+        signed.signature().to_vec(),
         *identity.identity_key(),
         Some((
             KyberPreKeyId(9),
