@@ -179,10 +179,11 @@ fn half(h: &[u8; 64]) -> [u8; 30] {
     let mut out = [b'0'; 30];
     for (digits, chunk) in out.chunks_exact_mut(5).zip(h.chunks_exact(5)) {
         let mut n = chunk.iter().fold(0u64, |n, b| (n << 8) | u64::from(*b)) % 100_000;
-        for d in digits.iter_mut().rev() {
-            // n % 10 < 10, so the cast cannot truncate.
-            *d = b'0' + (n % 10) as u8;
-            n /= 10;
+        // Most significant digit first. n < 100_000 on entry and n < p after each step,
+        // so every quotient is below 10 and the cast cannot truncate.
+        for (d, p) in digits.iter_mut().zip([10_000, 1_000, 100, 10, 1]) {
+            *d = b'0' + (n / p) as u8;
+            n %= p;
         }
     }
     out
