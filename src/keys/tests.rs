@@ -12,6 +12,24 @@ use crate::crypto::{KemKeyType, KeyPair};
 use crate::error::DecodeError;
 use crate::wire::proto::{put_bytes, put_uint, write_record};
 
+/// A Kyber1024 prekey signed by `identity`.
+fn kyber_prekey(
+    id: u32,
+    timestamp: u64,
+    lifetime: KyberPreKeyLifetime,
+    identity: &IdentityKeyPair,
+    rng: &mut ChaCha20Rng,
+) -> KyberPreKeyRecord {
+    KyberPreKeyRecord::generate(
+        KemKeyType::Kyber1024,
+        KyberPreKeyId(id),
+        timestamp,
+        lifetime,
+        identity,
+        rng,
+    )
+}
+
 #[test]
 fn verify_signature_accepts_only_the_signed_message_and_signer() {
     let mut rng = ChaCha20Rng::seed_from_u64(41);
@@ -35,9 +53,8 @@ fn verify_signature_accepts_only_the_signed_message_and_signer() {
 fn bundle_and_kyber_prekey_accessors_read_back() {
     let mut rng = ChaCha20Rng::seed_from_u64(42);
     let identity = IdentityKeyPair::generate(&mut rng);
-    let kyber = KyberPreKeyRecord::generate(
-        KemKeyType::Kyber1024,
-        KyberPreKeyId(9),
+    let kyber = kyber_prekey(
+        9,
         1_700_000_000_123,
         KyberPreKeyLifetime::OneTime,
         &identity,
@@ -96,14 +113,7 @@ fn records_round_trip_every_field() {
         KyberPreKeyLifetime::OneTime,
         KyberPreKeyLifetime::LastResort,
     ] {
-        let kyber = KyberPreKeyRecord::generate(
-            KemKeyType::Kyber1024,
-            KyberPreKeyId(12),
-            1_600_000_000_321,
-            lifetime,
-            &identity,
-            &mut rng,
-        );
+        let kyber = kyber_prekey(12, 1_600_000_000_321, lifetime, &identity, &mut rng);
         let back = KyberPreKeyRecord::deserialize(&kyber.serialize()).unwrap();
         assert_eq!(back.id(), KyberPreKeyId(12));
         assert_eq!(back.timestamp(), 1_600_000_000_321);
@@ -174,14 +184,7 @@ fn bundles_round_trip_with_and_without_optional_prekeys() {
     let identity = IdentityKeyPair::generate(&mut rng);
     let signed = SignedPreKeyRecord::generate(SignedPreKeyId(8), 0, &identity, &mut rng);
     let one_time = PreKeyRecord::generate(PreKeyId(31), &mut rng);
-    let kyber = KyberPreKeyRecord::generate(
-        KemKeyType::Kyber1024,
-        KyberPreKeyId(64),
-        0,
-        KyberPreKeyLifetime::OneTime,
-        &identity,
-        &mut rng,
-    );
+    let kyber = kyber_prekey(64, 0, KyberPreKeyLifetime::OneTime, &identity, &mut rng);
     for (with_pre_key, with_kyber) in [(false, false), (true, false), (false, true), (true, true)] {
         let bundle = PreKeyBundle::new(
             999,
